@@ -1,0 +1,47 @@
+# Two commands for a fresh clone: `make demo` and `make test`. Both install what they need and are
+# safe to re-run: the venv is rebuilt only when setup.py changes, apt runs only for what is missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the embedded stack needs: Java 17 for Spark, PostgreSQL as the local RDS,
+# and the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar).
+APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java
+
+.PHONY: demo test system-deps venv services-down clean bench
+
+demo: system-deps venv
+	$(BIN)/fashion demo
+
+test: system-deps venv
+	$(BIN)/python -m pytest -q tests
+
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null && java -version 2>&1 | grep -q '"17' || missing="$$missing openjdk-17-jre-headless"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	touch $(STAMP)
+
+bench: system-deps venv
+	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/partition_raw.py
+
+services-down:
+	-$(BIN)/fashion services down
+
+clean: services-down
+	rm -rf .state data spark-warehouse

@@ -1,0 +1,193 @@
+"""One typed, frozen configuration, loaded from conf/<env>.yaml with environment and CLI overrides.
+
+Precedence, lowest first: the YAML file, `${VAR:-default}` placeholders inside it, environment
+variables (`FASHION_RAW_ROOT`, `FASHION_LAKE_ROOT`, `FASHION_STATE_DIR`, or the general
+`FASHION__<SECTION>__<KEY>`), then explicit overrides (CLI options). Unknown keys are an error:
+a typo in a config file must not silently fall back to a default.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "FASHION__"
+PATH_SHORTCUTS = {
+    "FASHION_RAW_ROOT": ("paths", "raw_root"),
+    "FASHION_LAKE_ROOT": ("paths", "lake_root"),
+    "FASHION_STATE_DIR": ("paths", "state_dir"),
+}
+_PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be loaded: missing file, unknown key, bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Section):
+    raw_root: str
+    lake_root: str
+    state_dir: str
+
+    def lake(self, *parts: str) -> str:
+        return join_uri(self.lake_root, *parts)
+
+    def raw(self, *parts: str) -> str:
+        return join_uri(self.raw_root, *parts)
+
+
+class AwsConfig(_Section):
+    region: str
+    endpoint_url: str | None = None
+    max_attempts: int = 5
+
+
+class NamesConfig(_Section):
+    glue_database: str
+    recommendations_table: str
+    realtime_recommendations_table: str
+    item_neighbors_table: str
+    trending_table: str
+    clickstream_stream: str
+    rds_secret_id: str
+
+
+class ServicesConfig(_Section):
+    moto_port: int
+    postgres_port: int
+
+
+class SparkConfig(_Section):
+    master: str | None = None
+    shuffle_partitions: int = 200
+    driver_memory: str | None = None
+    jdbc_jar: str | None = None
+    ui_enabled: bool = True
+    extra: dict[str, str] = {}
+
+
+class ValidationConfig(_Section):
+    min_date: date
+    max_date: date
+    max_price: float
+
+
+class Config(_Section):
+    env: str
+    paths: PathsConfig
+    aws: AwsConfig
+    names: NamesConfig
+    services: ServicesConfig
+    spark: SparkConfig
+    validation: ValidationConfig
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
+        """A copy with dotted-key overrides applied, validated like the file itself."""
+        data = self.model_dump(mode="json")
+        for dotted_key, value in overrides.items():
+            _set_dotted(data, dotted_key, value)
+        return _validate(data, source="overrides")
+
+
+def join_uri(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+def find_conf_dir() -> Path:
+    """conf/ of a source checkout, else the copy packed into the wheel (EMR)."""
+    explicit = os.environ.get("FASHION_CONF_DIR")
+    if explicit:
+        return Path(explicit)
+    checkout_conf = PROJECT_ROOT / "conf"
+    if checkout_conf.is_dir():
+        return checkout_conf
+    return Path(str(resources.files("fashion_pipeline") / "conf"))
+
+
+def load_config(
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    conf_dir: Path | None = None,
+) -> Config:
+    environ = os.environ if environ is None else environ
+    env = env or environ.get("FASHION_ENV", "local")
+    conf_dir = conf_dir or find_conf_dir()
+    conf_file = conf_dir / f"{env}.yaml"
+    if not conf_file.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml"))
+        raise ConfigError(f"no configuration for env {env!r}: {conf_file} missing (known: {known})")
+    raw_text = _expand_placeholders(conf_file.read_text(encoding="utf-8"), environ, conf_file)
+    data = yaml.safe_load(raw_text) or {}
+    for variable, dotted_key in _environment_overrides(environ):
+        _set_dotted(data, dotted_key, environ[variable])
+    for dotted_key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted_key, value)
+    _resolve_local_paths(data, base=conf_dir.parent)
+    return _validate(data, source=str(conf_file))
+
+
+def _validate(data: dict, source: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"invalid configuration from {source}: {problems}") from None
+
+
+def _expand_placeholders(text: str, environ: Mapping[str, str], source: Path) -> str:
+    def replace(match: re.Match) -> str:
+        name, default = match.group("name"), match.group("default")
+        if name in environ and environ[name] != "":
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: environment variable {name} is required and not set")
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def _environment_overrides(environ: Mapping[str, str]):
+    for variable, dotted in PATH_SHORTCUTS.items():
+        if environ.get(variable):
+            yield variable, ".".join(dotted)
+    for variable in sorted(environ):
+        if variable.startswith(ENV_PREFIX):
+            yield variable, variable[len(ENV_PREFIX):].lower().replace("__", ".")
+
+
+def _set_dotted(data: dict, dotted_key: str, value: Any) -> None:
+    *parents, leaf = dotted_key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {dotted_key}: {part} is not a section")
+        node = child
+    node[leaf] = value
+
+
+def _resolve_local_paths(data: dict, base: Path) -> None:
+    paths = data.get("paths") or {}
+    for key, value in list(paths.items()):
+        if isinstance(value, str) and not is_remote(value):
+            local = Path(value.removeprefix("file://")).expanduser()
+            paths[key] = str(local if local.is_absolute() else (base / local).resolve())

@@ -1,0 +1,156 @@
+"""Schemas, declared once: the generator, the jobs, the tests and the Glue catalog all read them.
+
+Raw H&M files are read with every column as a string, in the Kaggle column order, so that a bad
+value can be quarantined exactly as it arrived; curated tables carry the typed schemas below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+REJECT_REASON = "_reject_reason"
+SOURCE_FILE = "_source_file"
+INGEST_DATE = "_ingest_date"
+CORRUPT_RECORD = "_corrupt_record"
+
+ARTICLES_COLUMNS = (
+    "article_id", "product_code", "prod_name", "product_type_no", "product_type_name",
+    "product_group_name", "graphical_appearance_no", "graphical_appearance_name",
+    "colour_group_code", "colour_group_name", "perceived_colour_value_id",
+    "perceived_colour_value_name", "perceived_colour_master_id", "perceived_colour_master_name",
+    "department_no", "department_name", "index_code", "index_name", "index_group_no",
+    "index_group_name", "section_no", "section_name", "garment_group_no", "garment_group_name",
+    "detail_desc",
+)
+CUSTOMERS_COLUMNS = (
+    "customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency", "age",
+    "postal_code",
+)
+TRANSACTIONS_COLUMNS = ("t_dat", "customer_id", "article_id", "price", "sales_channel_id")
+
+
+def _fields(*specs: tuple[str, object, bool]) -> StructType:
+    return StructType([StructField(name, dtype, nullable) for name, dtype, nullable in specs])
+
+
+def raw_string_schema(columns: tuple[str, ...], with_corrupt_record: bool = True) -> StructType:
+    fields = [StructField(name, StringType(), True) for name in columns]
+    if with_corrupt_record:
+        fields.append(StructField(CORRUPT_RECORD, StringType(), True))
+    return StructType(fields)
+
+
+ARTICLES_SCHEMA = _fields(
+    ("article_id", StringType(), False),
+    ("product_code", IntegerType(), False),
+    ("prod_name", StringType(), False),
+    ("product_type_no", IntegerType(), False),
+    ("product_type_name", StringType(), False),
+    ("product_group_name", StringType(), False),
+    ("graphical_appearance_no", IntegerType(), False),
+    ("graphical_appearance_name", StringType(), False),
+    ("colour_group_code", IntegerType(), False),
+    ("colour_group_name", StringType(), False),
+    ("perceived_colour_value_id", IntegerType(), False),
+    ("perceived_colour_value_name", StringType(), False),
+    ("perceived_colour_master_id", IntegerType(), False),
+    ("perceived_colour_master_name", StringType(), False),
+    ("department_no", IntegerType(), False),
+    ("department_name", StringType(), False),
+    ("index_code", StringType(), False),
+    ("index_name", StringType(), False),
+    ("index_group_no", IntegerType(), False),
+    ("index_group_name", StringType(), False),
+    ("section_no", IntegerType(), False),
+    ("section_name", StringType(), False),
+    ("garment_group_no", IntegerType(), False),
+    ("garment_group_name", StringType(), False),
+    ("detail_desc", StringType(), True),
+)
+
+CUSTOMERS_SCHEMA = _fields(
+    ("customer_id", StringType(), False),
+    ("fn", BooleanType(), True),
+    ("active", BooleanType(), True),
+    ("club_member_status", StringType(), True),
+    ("fashion_news_frequency", StringType(), True),
+    ("age", IntegerType(), True),
+    ("postal_code", StringType(), True),
+)
+
+TRANSACTIONS_SCHEMA = _fields(
+    ("t_dat", DateType(), False),
+    ("customer_id", StringType(), False),
+    ("article_id", StringType(), False),
+    ("price", DoubleType(), False),
+    ("sales_channel_id", IntegerType(), False),
+    ("year_month", StringType(), False),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A raw H&M file and the curated table it becomes."""
+
+    name: str
+    raw_file: str
+    raw_columns: tuple[str, ...]
+    curated_schema: StructType
+    primary_key: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def raw_schema(self) -> StructType:
+        return raw_string_schema(self.raw_columns)
+
+    @property
+    def quarantine_schema(self) -> StructType:
+        return StructType(
+            raw_string_schema(self.raw_columns).fields
+            + [
+                StructField(SOURCE_FILE, StringType(), True),
+                StructField(INGEST_DATE, StringType(), True),
+                StructField(REJECT_REASON, StringType(), False),
+            ]
+        )
+
+
+ARTICLES = TableSpec(
+    name="articles",
+    raw_file="articles.csv",
+    raw_columns=ARTICLES_COLUMNS,
+    curated_schema=ARTICLES_SCHEMA,
+    primary_key=("article_id",),
+    description="H&M article catalogue, one row per article (product x colour variant).",
+)
+CUSTOMERS = TableSpec(
+    name="customers",
+    raw_file="customers.csv",
+    raw_columns=CUSTOMERS_COLUMNS,
+    curated_schema=CUSTOMERS_SCHEMA,
+    primary_key=("customer_id",),
+    description="H&M customers, one row per customer.",
+)
+TRANSACTIONS = TableSpec(
+    name="transactions",
+    raw_file="transactions_train.csv",
+    raw_columns=TRANSACTIONS_COLUMNS,
+    curated_schema=TRANSACTIONS_SCHEMA,
+    partition_by=("year_month",),
+    description="H&M sales, one row per unit sold (identical rows are separate units).",
+)
+
+HM_TABLES = (ARTICLES, CUSTOMERS, TRANSACTIONS)
+HM_TABLES_BY_NAME = {spec.name: spec for spec in HM_TABLES}
+HM_TABLES_BY_FILE = {spec.raw_file: spec for spec in HM_TABLES}

@@ -1,0 +1,60 @@
+"""fashion-pipeline: batch, streaming and recommendations for an online fashion store on AWS."""
+import shutil
+from pathlib import Path
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+
+class BuildWithConf(build_py):
+    """Ship conf/*.yaml inside the wheel so EMR nodes load the same configuration files."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "fashion_pipeline" / "conf"
+        target.mkdir(parents=True, exist_ok=True)
+        for yaml_file in (ROOT / "conf").glob("*.yaml"):
+            shutil.copy(yaml_file, target / yaml_file.name)
+
+
+setup(
+    name="fashion-pipeline",
+    version="0.1.0",
+    description=__doc__,
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    package_dir={"": "lib"},
+    packages=find_packages("lib"),
+    include_package_data=True,
+    package_data={"fashion_pipeline": ["sql/**/*.sql", "ddl/*.sql"]},
+    cmdclass={"build_py": BuildWithConf},
+    install_requires=[
+        # EMR emr-spark-8.0.0 runs Spark 4.0.2: local runs must match the cluster.
+        "pyspark>=4.0.2,<4.1",
+        "pyarrow>=15",
+        # EMR ships pandas 2.x; pandas 3 changes string dtypes under us.
+        "pandas>=2.0,<3",
+        "numpy>=1.26",
+        "faker>=30",
+        "pyyaml>=6",
+        "pydantic>=2.6,<3",
+        "boto3>=1.34",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "chispa>=0.10",
+            "moto[server]>=5.0,<6",
+            "duckdb>=1.1",
+            "sqlglot>=25",
+            "psycopg[binary]>=3.1",
+        ],
+        "bench": ["implicit>=0.7", "duckdb>=1.1", "scipy>=1.11"],
+    },
+    entry_points={"console_scripts": ["fashion=fashion_pipeline.cli:main"]},
+)
