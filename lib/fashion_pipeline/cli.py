@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
+from pathlib import Path
 
 from fashion_pipeline.config import ConfigError, load_config
 
@@ -36,6 +38,54 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_services(args: argparse.Namespace) -> int:
+    from fashion_pipeline.services import ServiceError, local_services
+
+    services = local_services(config_from_args(args))
+    try:
+        if args.action == "up":
+            for service in services:
+                print(service.up())
+        elif args.action == "down":
+            for service in reversed(services):
+                print(service.down())
+        for service in services:
+            if args.action == "status":
+                print(service.status().line())
+    except ServiceError as error:
+        print(f"fashion services: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_land(args: argparse.Namespace) -> int:
+    from fashion_pipeline.landing import LandingError, land_directory
+    from fashion_pipeline.storage import storage_for
+
+    config = config_from_args(args)
+    try:
+        outcomes = land_directory(Path(args.source), config.paths.raw_root, args.ingest_date, storage_for(config))
+    except LandingError as error:
+        print(f"fashion land: {error}", file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(outcome.line())
+    return 0
+
+
+def _cmd_partition_raw(args: argparse.Namespace) -> int:
+    from fashion_pipeline.jobs import run_job_with_args
+    from fashion_pipeline.pipelines.partition_raw import run_partition_raw
+
+    return run_job_with_args("partition_raw", run_partition_raw, args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from fashion_pipeline.demo import run_demo
+
+    return run_demo(config_from_args(args), scale=args.scale, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fashion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +96,27 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", required=True, help="directory for the CSV files")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(handler=_cmd_generate)
+
+    services = commands.add_parser("services", help="the embedded local stack (moto, PostgreSQL)")
+    services.add_argument("action", choices=["up", "down", "status"])
+    add_config_options(services)
+    services.set_defaults(handler=_cmd_services)
+
+    land = commands.add_parser("land", help="copy or upload raw H&M files into the raw zone")
+    land.add_argument("--from", dest="source", required=True, help="directory holding the H&M CSVs")
+    land.add_argument("--ingest-date", type=date.fromisoformat, default=date.today(), help="YYYY-MM-DD (default: today)")
+    add_config_options(land)
+    land.set_defaults(handler=_cmd_land)
+
+    partition_raw = commands.add_parser("partition-raw", help="run jobs/partition_raw.py in this process")
+    add_config_options(partition_raw)
+    partition_raw.set_defaults(handler=_cmd_partition_raw)
+
+    demo = commands.add_parser("demo", help="the whole pipeline end to end on the embedded stack")
+    demo.add_argument("--scale", choices=["tiny", "small", "medium", "hm"], default="small")
+    demo.add_argument("--seed", type=int, default=42)
+    add_config_options(demo)
+    demo.set_defaults(handler=_cmd_demo)
     return parser
 
 

@@ -1,0 +1,34 @@
+"""AWS clients, built in one place from the configuration: the same code talks to moto's server
+on 127.0.0.1 locally and to AWS on EMR (where endpoint_url is null and the instance role signs)."""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from fashion_pipeline.config import Config
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.
+_EMULATOR_CREDENTIALS = {"aws_access_key_id": "local-emulator", "aws_secret_access_key": "local-emulator"}
+
+
+def is_local_endpoint(endpoint_url: str | None) -> bool:
+    return bool(endpoint_url) and urlparse(endpoint_url).hostname in LOOPBACK_HOSTS
+
+
+def aws_client(service: str, config: Config):
+    """A boto3 client for `service` with the configured region, endpoint and retry policy."""
+    endpoint_url = config.aws.endpoint_url
+    credentials = {}
+    if is_local_endpoint(endpoint_url) and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        credentials = _EMULATOR_CREDENTIALS
+    return boto3.session.Session().client(
+        service,
+        region_name=config.aws.region,
+        endpoint_url=endpoint_url,
+        config=BotoConfig(retries={"max_attempts": config.aws.max_attempts, "mode": "adaptive"}),
+        **credentials,
+    )

@@ -1,0 +1,1 @@
+"""Pipelines: a job's whole run, from configuration and a session to a report."""

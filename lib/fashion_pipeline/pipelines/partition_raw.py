@@ -1,0 +1,195 @@
+"""partition_raw: landed H&M CSVs become validated, typed Parquet, with a quarantine and a report.
+
+Inputs are the manifest entries written by landing, one per distinct file content:
+- articles and customers are snapshots: the newest landed file of each is the table;
+- transactions are facts: every distinct landed file contributes, each exactly once.
+Every run rebuilds what its inputs cover and replaces it (dynamic partition overwrite for
+transactions), so running twice leaves the same lake as running once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from fashion_pipeline.config import Config
+from fashion_pipeline.lake import read_raw_csv, read_table, write_table
+from fashion_pipeline.landing import ManifestEntry, read_manifest
+from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, REJECT_REASON, TRANSACTIONS, TableSpec
+from fashion_pipeline.storage import Storage
+from fashion_pipeline.transforms.hm import (
+    flag_articles,
+    flag_customers,
+    flag_transactions,
+    to_curated_articles,
+    to_curated_customers,
+    to_curated_transactions,
+    to_quarantine,
+)
+from fashion_pipeline.transforms.validation import filter_valid
+
+# One file per month keeps files near 40 MB at H&M scale: big enough for Athena, small enough to prune.
+TRANSACTIONS_SORT = ("t_dat", "customer_id")
+
+
+class ReconciliationError(RuntimeError):
+    """Rows read do not equal rows written plus rows quarantined."""
+
+
+class NothingLandedError(RuntimeError):
+    """A table the job needs has no landed file."""
+
+
+@dataclass
+class TableReport:
+    table: str
+    inputs: list[str]
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    quarantined_by_reason: dict[str, int]
+    output: str
+    quarantine: str
+
+    @property
+    def reconciles(self) -> bool:
+        return (
+            self.rows_read == self.rows_written + self.rows_quarantined
+            and self.rows_quarantined == sum(self.quarantined_by_reason.values())
+        )
+
+
+@dataclass
+class PartitionRawReport:
+    started_at: str
+    finished_at: str = ""
+    tables: list[TableReport] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def summary(self) -> str:
+        lines = [f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12}  reasons"]
+        for t in self.tables:
+            reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(t.quarantined_by_reason.items())) or "-"
+            lines.append(f"{t.table:<13} {t.rows_read:>12,} {t.rows_written:>12,} {t.rows_quarantined:>12,}  {reasons}")
+        return "\n".join(lines)
+
+
+def run_partition_raw(spark: SparkSession, config: Config, storage: Storage) -> PartitionRawReport:
+    report = PartitionRawReport(started_at=_now())
+    raw_root, validation = config.paths.raw_root, config.validation
+
+    articles_inputs = _latest_snapshot(raw_root, ARTICLES, storage)
+    report.tables.append(
+        _process_table(spark, config, ARTICLES, articles_inputs, flag_articles, to_curated_articles)
+    )
+    customers_inputs = _latest_snapshot(raw_root, CUSTOMERS, storage)
+    report.tables.append(
+        _process_table(spark, config, CUSTOMERS, customers_inputs, flag_customers, to_curated_customers)
+    )
+
+    known_articles_df = read_table(spark, curated_uri(config, ARTICLES)).select("article_id")
+    known_customers_df = read_table(spark, curated_uri(config, CUSTOMERS)).select("customer_id")
+
+    def flag(raw_df: DataFrame) -> DataFrame:
+        return flag_transactions(
+            raw_df, known_articles_df, known_customers_df,
+            validation.min_date, validation.max_date, validation.max_price,
+        )
+
+    def layout(valid_df: DataFrame) -> DataFrame:
+        return (
+            to_curated_transactions(valid_df)
+            .repartition("year_month")
+            .sortWithinPartitions("year_month", *TRANSACTIONS_SORT)
+        )
+
+    transactions_inputs = read_manifest(raw_root, TRANSACTIONS.name, storage)
+    if not transactions_inputs:
+        raise NothingLandedError(f"no transactions landed under {raw_root}: run `fashion land` first")
+    report.tables.append(_process_table(spark, config, TRANSACTIONS, transactions_inputs, flag, layout))
+
+    report.finished_at = _now()
+    failures = [t.table for t in report.tables if not t.reconciles]
+    report_uri = config.paths.lake("_reports", "partition_raw", f"{_fingerprint(report)}.json")
+    storage.write_text(report_uri, report.to_json())
+    if failures:
+        raise ReconciliationError(f"counts do not reconcile for {failures}; see {report_uri}")
+    return report
+
+
+def curated_uri(config: Config, spec: TableSpec) -> str:
+    return config.paths.lake("curated", spec.name)
+
+
+def quarantine_uri(config: Config, spec: TableSpec) -> str:
+    return config.paths.lake("quarantine", spec.name)
+
+
+def _process_table(
+    spark: SparkSession,
+    config: Config,
+    spec: TableSpec,
+    inputs: list[ManifestEntry],
+    flag: Callable[[DataFrame], DataFrame],
+    to_curated: Callable[[DataFrame], DataFrame],
+) -> TableReport:
+    uris = [entry.uri for entry in inputs]
+    flagged_df = flag(read_raw_csv(spark, spec, uris))
+
+    seen = Observation(f"{spec.name}_seen")
+    written = Observation(f"{spec.name}_written")
+    observed_df = flagged_df.observe(
+        seen,
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col(REJECT_REASON).isNotNull()).alias("rejected"),
+    )
+    curated_df = to_curated(filter_valid(observed_df)).observe(written, F.count(F.lit(1)).alias("rows"))
+    write_table(curated_df, curated_uri(config, spec), spec.partition_by)
+    rows_read, rows_rejected = seen.get["rows"], seen.get["rejected"]
+
+    quarantine_df = to_quarantine(flagged_df, spec.raw_columns)
+    if rows_rejected == 0:
+        # Clean input costs one pass over the files: the quarantine is replaced by an empty one.
+        quarantine_df = spark.createDataFrame([], spec.quarantine_schema)
+    write_table(quarantine_df, quarantine_uri(config, spec))
+    by_reason = _count_by_reason(read_table(spark, quarantine_uri(config, spec), spec.quarantine_schema))
+
+    return TableReport(
+        table=spec.name,
+        inputs=uris,
+        rows_read=rows_read,
+        rows_written=written.get["rows"],
+        rows_quarantined=sum(by_reason.values()),
+        quarantined_by_reason=by_reason,
+        output=curated_uri(config, spec),
+        quarantine=quarantine_uri(config, spec),
+    )
+
+
+def _count_by_reason(quarantine_df: DataFrame) -> dict[str, int]:
+    # One row per reason: a handful of rows, safe to bring to the driver.
+    rows = quarantine_df.groupBy(REJECT_REASON).count().collect()
+    return {row[REJECT_REASON]: row["count"] for row in rows}
+
+
+def _latest_snapshot(raw_root: str, spec: TableSpec, storage: Storage) -> list[ManifestEntry]:
+    entries = read_manifest(raw_root, spec.name, storage)
+    if not entries:
+        raise NothingLandedError(f"no {spec.name} landed under {raw_root}: run `fashion land` first")
+    return entries[-1:]
+
+
+def _fingerprint(report: PartitionRawReport) -> str:
+    inputs = sorted(uri for table in report.tables for uri in table.inputs)
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

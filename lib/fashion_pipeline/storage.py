@@ -1,0 +1,130 @@
+"""Small file operations on the lake and the raw zone, for a local path or an s3:// URI.
+
+Spark reads and writes tables itself; this is for the driver-side edges: landing files, manifests,
+run reports. Everything takes URIs so the same calls work locally and on EMR.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import urlparse
+
+from fashion_pipeline.config import Config
+
+
+class Storage(Protocol):
+    def exists(self, uri: str) -> bool: ...
+    def read_text(self, uri: str) -> str: ...
+    def write_text(self, uri: str, text: str) -> None: ...
+    def put_file(self, local_path: Path, uri: str) -> None: ...
+    def list_files(self, prefix_uri: str, suffix: str = "") -> Iterator[str]: ...
+
+
+class LocalStorage:
+    def exists(self, uri: str) -> bool:
+        return _local(uri).exists()
+
+    def read_text(self, uri: str) -> str:
+        return _local(uri).read_text(encoding="utf-8")
+
+    def write_text(self, uri: str, text: str) -> None:
+        target = _local(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)  # readers never see half a file
+
+    def put_file(self, local_path: Path, uri: str) -> None:
+        target = _local(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copyfile(local_path, partial)
+        partial.replace(target)
+
+    def list_files(self, prefix_uri: str, suffix: str = "") -> Iterator[str]:
+        root = _local(prefix_uri)
+        if not root.is_dir():
+            return iter(())
+        return (
+            str(p) for p in sorted(root.rglob(f"*{suffix}"))
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+
+class S3Storage:
+    def __init__(self, client):
+        self._s3 = client
+
+    def exists(self, uri: str) -> bool:
+        bucket, key = _split_s3(uri)
+        response = self._s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        return any(obj["Key"] == key for obj in response.get("Contents", []))
+
+    def read_text(self, uri: str) -> str:
+        bucket, key = _split_s3(uri)
+        return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+
+    def write_text(self, uri: str, text: str) -> None:
+        bucket, key = _split_s3(uri)
+        self._s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+
+    def put_file(self, local_path: Path, uri: str) -> None:
+        bucket, key = _split_s3(uri)
+        self._s3.upload_file(str(local_path), bucket, key)  # multipart for big files
+
+    def list_files(self, prefix_uri: str, suffix: str = "") -> Iterator[str]:
+        bucket, prefix = _split_s3(prefix_uri.rstrip("/") + "/")
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(suffix):
+                    yield f"s3://{bucket}/{obj['Key']}"
+
+
+class RoutingStorage:
+    """Sends each call to local disk or S3 by the URI's scheme, so raw and lake may differ."""
+
+    def __init__(self, config: Config):
+        self._config = config
+        self._local = LocalStorage()
+        self._s3: S3Storage | None = None
+
+    def _for(self, uri: str) -> Storage:
+        scheme = urlparse(uri).scheme
+        if scheme in ("", "file"):
+            return self._local
+        if scheme in ("s3", "s3a"):
+            if self._s3 is None:
+                from fashion_pipeline.aws import aws_client
+
+                self._s3 = S3Storage(aws_client("s3", self._config))
+            return self._s3
+        raise ValueError(f"unsupported storage scheme {scheme!r} in {uri}")
+
+    def exists(self, uri: str) -> bool:
+        return self._for(uri).exists(uri)
+
+    def read_text(self, uri: str) -> str:
+        return self._for(uri).read_text(uri)
+
+    def write_text(self, uri: str, text: str) -> None:
+        self._for(uri).write_text(uri, text)
+
+    def put_file(self, local_path: Path, uri: str) -> None:
+        self._for(uri).put_file(local_path, uri)
+
+    def list_files(self, prefix_uri: str, suffix: str = "") -> Iterator[str]:
+        return self._for(prefix_uri).list_files(prefix_uri, suffix)
+
+
+def storage_for(config: Config) -> Storage:
+    return RoutingStorage(config)
+
+
+def _local(uri: str) -> Path:
+    return Path(uri.removeprefix("file://"))
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")

@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame transforms, grouped by domain. No I/O happens here."""

@@ -1,0 +1,50 @@
+import pytest
+from pydantic import ValidationError
+
+from fashion_pipeline.config import PROJECT_ROOT, ConfigError, load_config
+
+
+def test_local_config_resolves_relative_paths_against_the_project():
+    config = load_config("local", environ={})
+    assert config.paths.lake_root == str(PROJECT_ROOT / "data" / "lake")
+    assert config.aws.endpoint_url == "http://127.0.0.1:5055"
+    assert config.spark.master == "local[*]"
+
+
+def test_emr_config_needs_the_bucket_from_the_environment():
+    with pytest.raises(ConfigError, match="FASHION_BUCKET is required"):
+        load_config("emr", environ={})
+    config = load_config("emr", environ={"FASHION_BUCKET": "store-lake", "AWS_REGION": "eu-north-1"})
+    assert config.paths.raw_root == "s3://store-lake/raw"
+    assert config.paths.lake("curated", "transactions") == "s3://store-lake/lake/curated/transactions"
+    assert config.aws.endpoint_url is None and config.aws.region == "eu-north-1"
+
+
+def test_precedence_file_then_environment_then_explicit_overrides():
+    environ = {"FASHION_LAKE_ROOT": "/from/env", "FASHION__SPARK__SHUFFLE_PARTITIONS": "3", "FASHION_MOTO_PORT": "6000"}
+    config = load_config("local", environ=environ)
+    assert (config.paths.lake_root, config.spark.shuffle_partitions, config.services.moto_port) == ("/from/env", 3, 6000)
+    config = load_config("local", environ=environ, overrides={"paths.lake_root": "s3://b/lake"})
+    assert config.paths.lake_root == "s3://b/lake"
+
+
+def test_unknown_keys_are_errors_not_ignored():
+    with pytest.raises(ConfigError, match="spark.shuffle_partitons"):
+        load_config("local", environ={"FASHION__SPARK__SHUFFLE_PARTITONS": "3"})
+    with pytest.raises(ConfigError, match="unknown_section"):
+        load_config("local", environ={}, overrides={"unknown_section.x": 1})
+
+
+def test_bad_values_and_unknown_env_are_errors():
+    with pytest.raises(ConfigError, match="shuffle_partitions"):
+        load_config("local", environ={"FASHION__SPARK__SHUFFLE_PARTITIONS": "many"})
+    with pytest.raises(ConfigError, match="no configuration for env 'prod'"):
+        load_config("prod", environ={})
+
+
+def test_config_is_frozen():
+    config = load_config("local", environ={})
+    with pytest.raises(ValidationError):
+        config.paths.lake_root = "/elsewhere"
+    assert config.with_overrides({"paths.lake_root": "/x"}).paths.lake_root == "/x"
+    assert config.paths.lake_root != "/x"
