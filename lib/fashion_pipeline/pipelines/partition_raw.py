@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -55,6 +56,7 @@ class TableReport:
     quarantined_by_reason: dict[str, int]
     output: str
     quarantine: str
+    seconds: float = 0.0
 
     @property
     def reconciles(self) -> bool:
@@ -74,10 +76,10 @@ class PartitionRawReport:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     def summary(self) -> str:
-        lines = [f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12}  reasons"]
+        lines = [f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12} {'seconds':>8}  reasons"]
         for t in self.tables:
             reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(t.quarantined_by_reason.items())) or "-"
-            lines.append(f"{t.table:<13} {t.rows_read:>12,} {t.rows_written:>12,} {t.rows_quarantined:>12,}  {reasons}")
+            lines.append(f"{t.table:<13} {t.rows_read:>12,} {t.rows_written:>12,} {t.rows_quarantined:>12,} {t.seconds:>8.1f}  {reasons}")
         return "\n".join(lines)
 
 
@@ -140,6 +142,7 @@ def _process_table(
     flag: Callable[[DataFrame], DataFrame],
     to_curated: Callable[[DataFrame], DataFrame],
 ) -> TableReport:
+    started = time.monotonic()
     uris = [entry.uri for entry in inputs]
     flagged_df = flag(read_raw_csv(spark, spec, uris))
 
@@ -170,6 +173,7 @@ def _process_table(
         quarantined_by_reason=by_reason,
         output=curated_uri(config, spec),
         quarantine=quarantine_uri(config, spec),
+        seconds=round(time.monotonic() - started, 2),
     )
 
 
