@@ -66,7 +66,10 @@ PRICE_SPREAD = 0.45
 AGE_MODES = ((0.55, 24.0, 4.5), (0.35, 50.0, 9.0))  # (share, mean, sd); the rest is uniform
 MIN_AGE, MAX_AGE = 16, 99
 BLANK_AGE_SHARE = 0.0116
-ACTIVITY_SIGMA = 1.35
+ACTIVITY_SIGMA = 1.0
+# Bounds on relative activity: no customer is a bot buying thousands of units, and even the
+# quietest has a fair chance of some purchase in two years.
+ACTIVITY_RANGE = (0.08, 25.0)
 PRE_EXISTING_CUSTOMER_SHARE = 0.6
 ONLINE_PREFERENCE_BETA = (0.9, 0.4)
 CLUB_STATUSES = ("ACTIVE", "PRE-CREATE", "LEFT CLUB", "")
@@ -794,7 +797,7 @@ def _build_customers(rng: np.random.Generator, n_customers: int, segments: Segme
     is_old = rng.random(n_customers) < PRE_EXISTING_CUSTOMER_SHARE
     # Newcomers join over the period, more of them later on (growth).
     join_day = np.where(is_old, 0, (np.sqrt(rng.random(n_customers)) * (N_DAYS - 1)).astype(np.int64))
-    activity = rng.lognormal(0.0, ACTIVITY_SIGMA, n_customers)
+    activity = np.clip(rng.lognormal(0.0, ACTIVITY_SIGMA, n_customers), *ACTIVITY_RANGE)
     online_preference = rng.beta(*ONLINE_PREFERENCE_BETA, n_customers)
 
     club = rng.choice(len(CLUB_STATUSES), size=n_customers, p=CLUB_STATUS_SHARES)
