@@ -158,13 +158,15 @@ def test_customers_repurchase_articles_on_later_days(tables) -> None:
     for row in tables["transactions_train.csv"]:
         days_of_pair[(row["customer_id"], row["article_id"])].add(row["t_dat"])
     repurchased = sum(len(days) > 1 for days in days_of_pair.values())
-    assert repurchased > 0.03 * len(days_of_pair)
+    # Taste alone makes ~15-18% of pairs recur at this scale; deliberate repurchases add more.
+    assert repurchased > 0.21 * len(days_of_pair)
 
 
 def test_multi_unit_purchases_are_identical_rows(tiny_dir: Path) -> None:
     lines = (tiny_dir / "transactions_train.csv").read_text().splitlines()[1:]
     repeated_rows = sum(count - 1 for count in Counter(lines).values() if count > 1)
-    assert 0.02 * len(lines) < repeated_rows < 0.3 * len(lines)
+    # Same-basket picks of one article give ~10% at this scale; multi-unit lines about as many.
+    assert 0.14 * len(lines) < repeated_rows < 0.3 * len(lines)
 
 
 def test_weekends_sell_more_than_early_weekdays(tables) -> None:
