@@ -102,7 +102,8 @@ def test_customer_formats(tables) -> None:
         assert row["fashion_news_frequency"] in ("NONE", "Regularly", "Monthly", "", "None")
         assert row["age"] == "" or 16 <= int(row["age"]) <= 99
     ages = [int(row["age"]) for row in customers if row["age"]]
-    assert sum(a < 30 for a in ages) > 0.3 * len(ages) and sum(a >= 45 for a in ages) > 0.15 * len(ages)
+    assert sum(a < 30 for a in ages) > 0.3 * len(ages), "a young mode"
+    assert sum(a >= 45 for a in ages) > 0.15 * len(ages), "an older mode"
     biggest_postal_share = Counter(row["postal_code"] for row in customers).most_common(1)[0][1]
     assert biggest_postal_share > 0.03 * len(customers), "some postal codes are heavily shared"
 
@@ -125,7 +126,9 @@ def test_transaction_formats_and_references(tables) -> None:
     assert {row["sales_channel_id"] for row in transactions} == {"1", "2"}
 
 
-def test_same_seed_is_byte_identical_and_another_seed_differs(tiny_dir: Path, tmp_path: Path) -> None:
+def test_same_seed_is_byte_identical_and_another_seed_differs(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
     # A second run, with the progress bar on, must not change a byte.
     generate_hm("tiny", SEED, tmp_path / "again", progress=True)
     generate_hm("tiny", SEED + 1, tmp_path / "other", progress=False)
@@ -137,16 +140,19 @@ def test_same_seed_is_byte_identical_and_another_seed_differs(tiny_dir: Path, tm
 
 
 def test_purchases_follow_the_planted_segment_taste(tables, truth) -> None:
-    type_of_article = {row["article_id"]: int(row["product_type_no"]) for row in tables["articles.csv"]}
+    type_of_article = {row["article_id"]: int(row["product_type_no"])
+                       for row in tables["articles.csv"]}
     catalogue_types = Counter(type_of_article.values())
-    top3 = {p["segment"]: {t["no"] for t in p["top_product_types"][:3]} for p in truth["preferences"]}
+    top3 = {p["segment"]: {t["no"] for t in p["top_product_types"][:3]}
+            for p in truth["preferences"]}
     in_top3 = 0
     random_choice_expectation = 0.0
     transactions = tables["transactions_train.csv"]
     for row in transactions:
         favourites = top3[truth["segments_of"][row["customer_id"]]]
         in_top3 += type_of_article[row["article_id"]] in favourites
-        random_choice_expectation += sum(catalogue_types[t] for t in favourites) / len(type_of_article)
+        favourite_articles = sum(catalogue_types[t] for t in favourites)
+        random_choice_expectation += favourite_articles / len(type_of_article)
     observed_share = in_top3 / len(transactions)
     random_share = random_choice_expectation / len(transactions)
     assert observed_share > 0.15

@@ -48,7 +48,9 @@ class GenerateResult:
         )
 
 
-def generate_hm(scale: str, seed: int, out_dir: str | Path, progress: bool = True) -> GenerateResult:
+def generate_hm(
+    scale: str, seed: int, out_dir: str | Path, progress: bool = True
+) -> GenerateResult:
     """Write articles.csv, customers.csv and transactions_train.csv for a named scale."""
     started = time.perf_counter()
     out_dir = Path(out_dir)

@@ -279,7 +279,7 @@ class TasteModel:
 
     # ----------------------------------------------------------------------------- sampling
     def sample_customers(self, days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A shopper for each of `days`, in proportion to activity among customers joined by then."""
+        """A shopper for each of `days`, in proportion to activity among those joined by then."""
         order, cumulative, join_sorted = self._customers_by_join()
         n_joined = np.searchsorted(join_sorted, days, side="right")
         n_joined = np.maximum(n_joined, 1)
@@ -589,6 +589,7 @@ _COLOUR_CODES = np.array([c.colour_group_code for c in taxonomy.COLOUR_GROUPS])
 _COLOUR_NAMES = [c.colour_group_name for c in taxonomy.COLOUR_GROUPS]
 _GARMENT_GROUP_NOS = np.array([g.garment_group_no for g in taxonomy.GARMENT_GROUPS])
 _GARMENT_GROUP_NAMES = [g.garment_group_name for g in taxonomy.GARMENT_GROUPS]
+_GRAPHIC_WEIGHTS = np.asarray(taxonomy.GRAPHICAL_APPEARANCE_WEIGHTS)
 _COLOUR_POPULARITY = np.array(
     [taxonomy.COLOUR_POPULARITY.get(code, 0.4) for code in _COLOUR_CODES.tolist()]
 )
@@ -704,7 +705,7 @@ def _build_catalogue(rng: np.random.Generator, n_articles: int) -> Catalogue:
 
     product_graphic = rng.choice(
         len(taxonomy.GRAPHICAL_APPEARANCES), size=n_products,
-        p=np.asarray(taxonomy.GRAPHICAL_APPEARANCE_WEIGHTS) / sum(taxonomy.GRAPHICAL_APPEARANCE_WEIGHTS),
+        p=_GRAPHIC_WEIGHTS / _GRAPHIC_WEIGHTS.sum(),
     )
     product_popularity = rng.lognormal(0.0, 0.7, size=n_products)
     group_price = np.array([PRICE_POINT_BY_GROUP[taxonomy.PRODUCT_TYPES[t].product_group_name]
@@ -732,7 +733,9 @@ def _build_catalogue(rng: np.random.Generator, n_articles: int) -> Catalogue:
     graphic = product_graphic[product_index].copy()
     repattern = rng.random(n_articles) < 0.15
     graphic[repattern] = rng.choice(len(taxonomy.GRAPHICAL_APPEARANCES), size=int(repattern.sum()))
-    graphical_numbers = np.array([g.graphical_appearance_no for g in taxonomy.GRAPHICAL_APPEARANCES])
+    graphical_numbers = np.array(
+        [g.graphical_appearance_no for g in taxonomy.GRAPHICAL_APPEARANCES]
+    )
 
     late = (rng.random(n_articles) < LATE_VARIANT_SHARE) & (variant_rank > 0)
     delay = rng.geometric(0.5, size=n_articles) * COLLECTION_EVERY_DAYS
@@ -790,13 +793,14 @@ def _build_customers(rng: np.random.Generator, n_customers: int, segments: Segme
 
     # Segment given age: prior x a Gaussian around each segment's typical age, sampled with the
     # Gumbel-max trick so every customer gets one vectorised draw.
-    log_likelihood = (np.log(segments.prior)[None, :]
-                      - 0.5 * ((age[:, None] - segments.age_mean[None, :]) / SEGMENT_AGE_SPREAD) ** 2)
+    age_distance = (age[:, None] - segments.age_mean[None, :]) / SEGMENT_AGE_SPREAD
+    log_likelihood = np.log(segments.prior)[None, :] - 0.5 * age_distance**2
     segment = np.argmax(log_likelihood + rng.gumbel(size=log_likelihood.shape), axis=1)
 
     is_old = rng.random(n_customers) < PRE_EXISTING_CUSTOMER_SHARE
     # Newcomers join over the period, more of them later on (growth).
-    join_day = np.where(is_old, 0, (np.sqrt(rng.random(n_customers)) * (N_DAYS - 1)).astype(np.int64))
+    late_join = (np.sqrt(rng.random(n_customers)) * (N_DAYS - 1)).astype(np.int64)
+    join_day = np.where(is_old, 0, late_join)
     activity = np.clip(rng.lognormal(0.0, ACTIVITY_SIGMA, n_customers), *ACTIVITY_RANGE)
     online_preference = rng.beta(*ONLINE_PREFERENCE_BETA, n_customers)
 
@@ -845,10 +849,13 @@ def _units_per_line(rng: np.random.Generator, n_rows: int) -> np.ndarray:
     """Units of each basket line, cut so they add up to exactly n_rows."""
     mean_units = 1 + UNIT_REPEAT_SHARE / EXTRA_UNITS_P
     size = int(n_rows / mean_units * 1.05) + 64
-    units = 1 + np.where(rng.random(size) < UNIT_REPEAT_SHARE, rng.geometric(EXTRA_UNITS_P, size), 0)
+    def draw() -> np.ndarray:
+        extra = rng.geometric(EXTRA_UNITS_P, size)
+        return 1 + np.where(rng.random(size) < UNIT_REPEAT_SHARE, extra, 0)
+
+    units = draw()
     while units.sum() < n_rows:
-        more = 1 + np.where(rng.random(size) < UNIT_REPEAT_SHARE, rng.geometric(EXTRA_UNITS_P, size), 0)
-        units = np.append(units, more)
+        units = np.append(units, draw())
     cumulative = np.cumsum(units)
     n_lines = int(np.searchsorted(cumulative, n_rows)) + 1
     units = units[:n_lines].copy()

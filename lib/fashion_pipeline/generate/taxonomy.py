@@ -173,7 +173,8 @@ _JB, _KN, _JF, _BABY, _OUT, _DRS, _TRO, _BLO, _SHI, _SKI, _DRL, _DRG, _DEN, _UND
     )
 
 _UPPER, _LOWER, _FULL = "Garment Upper body", "Garment Lower body", "Garment Full body"
-_ACCS, _UNDER, _SHOES, _SWIM, _SOCKS = "Accessories", "Underwear", "Shoes", "Swimwear", "Socks & Tights"
+_ACCS, _UNDER, _SHOES = "Accessories", "Underwear", "Shoes"
+_SWIM, _SOCKS = "Swimwear", "Socks & Tights"
 _NIGHT, _BAGS, _ITEMS, _COSM, _OTHER = "Nightwear", "Bags", "Items", "Cosmetic", "Unknown"
 
 PRODUCT_TYPES = (

@@ -11,7 +11,8 @@ NICKNAME_SHARE = 0.3
 MISSING_DESCRIPTION_SHARE = 0.004
 MATERIALS = (
     "soft cotton jersey", "organic cotton", "a viscose weave", "fine-knit fabric", "stretch denim",
-    "washed linen", "recycled polyester", "rib-knit cotton", "lyocell blend", "soft sweatshirt fabric",
+    "washed linen", "recycled polyester", "rib-knit cotton", "lyocell blend",
+    "soft sweatshirt fabric",
     "airy chiffon", "thick felted wool blend", "satin", "canvas", "imitation leather",
 )
 FEATURES = (
