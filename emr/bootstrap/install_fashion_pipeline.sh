@@ -7,4 +7,4 @@ wheel_uri="${1:?usage: install_fashion_pipeline.sh s3://bucket/path/fashion_pipe
 workdir="$(mktemp -d)"
 aws s3 cp "$wheel_uri" "$workdir/"
 sudo python3 -m pip install --quiet --no-deps "$workdir"/*.whl
-sudo python3 -m pip install --quiet "pyarrow>=15" "pandas>=2.0,<3" "numpy>=1.26" "faker>=30" "pyyaml>=6" "pydantic>=2.6,<3" "boto3>=1.34" "tqdm>=4.66"
+sudo python3 -m pip install --quiet "pyarrow>=15" "pandas>=2.0,<3" "numpy>=1.26" "faker==40.54.0" "pyyaml>=6" "pydantic>=2.6,<3" "boto3>=1.34" "tqdm>=4.66"

@@ -79,7 +79,8 @@ def test_article_formats_and_hierarchy(tables) -> None:
     index_group_of_code = {}
     for row in articles:
         assert re.fullmatch(r"\d{10}", row["article_id"]), row["article_id"]
-        assert row["article_id"][:7] == row["product_code"].zfill(7)
+        assert row["article_id"][:7] == row["product_code"]
+        assert re.fullmatch(r"\d{2}|-1", row["colour_group_code"]), row["colour_group_code"]
         assert row["index_code"] in "ABCDEFGHIJ"
         assert index_group_of_code.setdefault(row["index_code"], row["index_group_name"]) \
             == row["index_group_name"]
@@ -116,7 +117,7 @@ def test_transaction_formats_and_references(tables) -> None:
         assert DATE.fullmatch(row["t_dat"])
         assert FIRST_DAY <= date.fromisoformat(row["t_dat"]) <= LAST_DAY
         price = float(row["price"])
-        assert 0 < price < 1 and repr(price) == row["price"], row["price"]
+        assert 0 < price < 1 and f"{price:.16g}" == row["price"], row["price"]
         assert row["sales_channel_id"] in ("1", "2")
         assert row["article_id"] in article_ids
         assert row["customer_id"] in customer_ids

@@ -49,12 +49,20 @@ def _header(columns: tuple[str, ...]) -> bytes:
     return (",".join(columns) + "\n").encode()
 
 
+# Codes H&M prints zero-padded: product_code 0108775, colour_group_code 09.
+PRICE_SIGNIFICANT_DIGITS = 16
+ARTICLE_CODE_WIDTHS = {"product_code": 7, "colour_group_code": 2}
+
+
 def write_articles(articles: pa.Table, path: Path) -> int:
     """articles.csv; the csv module quotes the descriptions that contain commas."""
-    columns = [
-        ["" if value is None else str(value) for value in articles.column(name).to_pylist()]
-        for name in ARTICLES_COLUMNS
-    ]
+    def text(name: str, value) -> str:
+        if value is None:
+            return ""
+        width = ARTICLE_CODE_WIDTHS.get(name)
+        return str(value).zfill(width) if width else str(value)
+
+    columns = [[text(name, value) for value in articles.column(name).to_pylist()] for name in ARTICLES_COLUMNS]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(ARTICLES_COLUMNS)
@@ -94,9 +102,9 @@ class TransactionFormatter:
         self._dates = pa.array(day_strings())
         self._customers = model.customer_id_array()
         self._articles = model.article_id_array()
-        # repr gives the shortest text that round-trips, as in H&M's file (0.0508305084745762).
+        # H&M's file prints prices with 16 significant digits (0.0508305084745762).
         self._prices = pa.array(
-            [repr(float(v)) for v in price_value(np.arange(MAX_PRICE_POINT + 1))]
+            [f"{float(v):.{PRICE_SIGNIFICANT_DIGITS}g}" for v in price_value(np.arange(MAX_PRICE_POINT + 1))]
         )
         self._channels = pa.array(["0", "1", "2"])
 
