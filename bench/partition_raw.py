@@ -63,7 +63,7 @@ COPY (
   SELECT CAST(t_dat AS DATE) AS t_dat, customer_id, article_id, CAST(price AS DOUBLE) AS price,
          CAST(sales_channel_id AS INTEGER) AS sales_channel_id, strftime(CAST(t_dat AS DATE), '%Y-%m') AS year_month
   FROM flagged WHERE _reject_reason IS NULL
-  ORDER BY year_month, t_dat, customer_id
+  ORDER BY year_month, t_dat
 ) TO '{out}/curated/transactions' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (year_month), OVERWRITE_OR_IGNORE);
 COPY (SELECT * FROM flagged WHERE _reject_reason IS NOT NULL) TO '{out}/quarantine_transactions.parquet' (FORMAT parquet);
 """
@@ -73,7 +73,7 @@ def run_duckdb(data_dir: Path, out_dir: Path, config) -> tuple[float, int]:
     import duckdb
 
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "curated").mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect()
     sql = DUCKDB_SQL.format(
         articles=data_dir / "articles.csv", customers=data_dir / "customers.csv",
@@ -101,6 +101,7 @@ def run_spark(data_dir: Path, work_dir: Path, config) -> tuple[float, float, int
     started = time.perf_counter()
     report = run_partition_raw(spark, config, storage)
     seconds = time.perf_counter() - started
+    print(report.summary(), flush=True)
     spark.stop()
     transactions = next(t for t in report.tables if t.table == "transactions")
     return session_seconds, seconds, transactions.rows_written
