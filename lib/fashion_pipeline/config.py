@@ -113,7 +113,7 @@ class RecsConfig(_Section):
     repurchase_half_life_days: float = 14.0
     als_weight: float = 8.0
     popularity_weight: float = 1.0
-    repurchase_weight: float = 2.0
+    repurchase_weight: float = 3.0
     # Cold start: customers without history get what their segment (age band, club status) buys.
     age_band_edges: tuple[int, ...] = (25, 35, 45, 55, 65)
     neighbors_k: int = 20
