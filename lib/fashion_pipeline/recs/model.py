@@ -171,12 +171,19 @@ def build_context(item_factors_df: DataFrame, trending_df: DataFrame, n_items: i
     )
     if not np.array_equal(items["item_index"].to_numpy(), np.arange(n_items)):
         raise RuntimeError("article index is not dense 0..n-1: the index and the factors disagree")
-    trend = items["trend"].to_numpy(dtype=np.float64)
-    by_trend = np.lexsort((items["article_id"].to_numpy(), -trend))
+    return context_from_arrays(
+        np.stack(items["features"].to_numpy()), items["article_id"].to_numpy().astype(str),
+        items["trend"].to_numpy(dtype=np.float64), recs,
+    )
+
+
+def context_from_arrays(item_factors: np.ndarray, article_ids: np.ndarray, trend: np.ndarray, recs: RecsConfig) -> ScoringContext:
+    """Candidates are the articles that sold in the trend window, best trend first (ties by id)."""
+    by_trend = np.lexsort((article_ids, -trend))
     candidates = by_trend[trend[by_trend] > 0][: recs.max_candidates]
     return ScoringContext(
-        item_factors=np.stack(items["features"].to_numpy()).astype(np.float32),
-        article_ids=items["article_id"].to_numpy().astype(str),
+        item_factors=np.asarray(item_factors, dtype=np.float32),
+        article_ids=article_ids,
         log_trend=np.log1p(trend),
         candidates=candidates.astype(np.int64),
         k=recs.top_k,
