@@ -1,6 +1,6 @@
 """Spark MLlib ALS (ours) against the `implicit` library, on the same interactions and holdout.
 
-    .venv/bin/python bench/als.py [--scale medium] [--seed 42] [--rank 32] [--iterations 10]
+    .venv/bin/python bench/als.py [--scale medium] [--seed 42] [--rank 32] [--iterations 10] [--history-days 800]
                                   [--spark-reg 0.01,0.05,0.2] [--implicit-reg 0.01,0.1,1,10]
 
 Both libraries get the same time-decayed interactions (train_als's own transforms, up to the day
@@ -23,7 +23,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
+# implicit threads itself and asks for single-threaded BLAS; it must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--alpha", type=float, default=20.0)
+    parser.add_argument("--history-days", type=int, default=800, help="sales used for training (default: all)")
     parser.add_argument("--spark-reg", default="0.01,0.05,0.2")
     parser.add_argument("--implicit-reg", default="0.01,0.1,1,10")
     parser.add_argument("--work", type=Path, default=None, help="default: <state_dir>/bench/als-<scale>-seed<seed>")
@@ -67,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     config = base.with_overrides({
         "paths.raw_root": str(work / "raw"), "paths.lake_root": str(work / "lake"), "paths.state_dir": str(work / "state"),
         "recs.rank": args.rank, "recs.max_iter": args.iterations, "recs.alpha": args.alpha,
+        "recs.history_days": args.history_days,
     })
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice: it threads itself
 
     from pyspark.sql import functions as F
 
