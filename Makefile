@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # and the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar).
 APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java
 
-.PHONY: demo test system-deps venv services-down clean bench
+.PHONY: demo test system-deps venv services-down clean bench bench-als
 
 demo: system-deps venv
 	$(BIN)/fashion demo
@@ -39,6 +39,10 @@ $(STAMP): setup.py
 bench: system-deps venv
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/partition_raw.py
+
+# Spark ALS against the implicit library on `medium` data (about 20 minutes on 2 cores).
+bench-als: system-deps venv
+	$(BIN)/python bench/als.py --scale medium
 
 services-down:
 	-$(BIN)/fashion services down

@@ -21,14 +21,18 @@ def is_local_endpoint(endpoint_url: str | None) -> bool:
 
 def aws_client(service: str, config: Config):
     """A boto3 client for `service` with the configured region, endpoint and retry policy."""
-    endpoint_url = config.aws.endpoint_url
+    return aws_client_from_settings(service, config.aws.region, config.aws.endpoint_url, config.aws.max_attempts)
+
+
+def aws_client_from_settings(service: str, region: str, endpoint_url: str | None, max_attempts: int):
+    """The same client from plain values: what Spark executors get (a Config is not shipped there)."""
     credentials = {}
     if is_local_endpoint(endpoint_url) and not os.environ.get("AWS_ACCESS_KEY_ID"):
         credentials = _EMULATOR_CREDENTIALS
     return boto3.session.Session().client(
         service,
-        region_name=config.aws.region,
+        region_name=region,
         endpoint_url=endpoint_url,
-        config=BotoConfig(retries={"max_attempts": config.aws.max_attempts, "mode": "adaptive"}),
+        config=BotoConfig(retries={"max_attempts": max_attempts, "mode": "adaptive"}),
         **credentials,
     )

@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     add_config_options(demo)
     demo.set_defaults(handler=_cmd_demo)
+
+    from fashion_pipeline.recs.cli import add_recs_commands
+
+    add_recs_commands(commands, add_config_options)
     return parser
 
 

@@ -83,6 +83,49 @@ class ValidationConfig(_Section):
     max_price: float
 
 
+class RecsConfig(_Section):
+    """The nightly recommender: interactions, ALS, candidate scoring, blend and serving load."""
+
+    # Interactions: each unit sold counts 0.5 ** (age_days / half_life) towards its pair's weight.
+    history_days: int = 365
+    decay_half_life_days: float = 60.0
+    # Spark MLlib ALS (implicit feedback: confidence = 1 + alpha * weight).
+    rank: int = 32
+    reg_param: float = 0.05
+    alpha: float = 20.0
+    max_iter: int = 10
+    block_size: int = 4096
+    checkpoint_interval: int = 10
+    num_blocks: int | None = None
+    cold_start_strategy: str = "drop"
+    seed: int = 42
+    # Scoring: only articles sold recently are candidates; users are scored in blocks.
+    top_k: int = 12
+    candidate_days: int = 28
+    max_candidates: int = 3000
+    scoring_block_users: int = 2048
+    max_broadcast_items: int = 500_000
+    # Signals blended with ALS, and their weights in the blend score. Trending is the decayed
+    # units of each candidate over candidate_days; "popular" (a baseline) is plain units.
+    trending_half_life_days: float = 7.0
+    popular_days: int = 7
+    repurchase_days: int = 56
+    repurchase_half_life_days: float = 14.0
+    als_weight: float = 8.0
+    popularity_weight: float = 1.0
+    repurchase_weight: float = 3.0
+    # Cold start: customers without history get what their segment (age band, club status) buys.
+    age_band_edges: tuple[int, ...] = (25, 35, 45, 55, 65)
+    neighbors_k: int = 20
+    # Evaluation: the last holdout_days up to the run date are held out.
+    holdout_days: int = 7
+    # Serving load (DynamoDB BatchWriteItem from the executors).
+    load_partitions: int = 8
+    write_max_attempts: int = 12
+    write_base_delay_s: float = 0.05
+    write_max_delay_s: float = 5.0
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -91,6 +134,7 @@ class Config(_Section):
     services: ServicesConfig
     spark: SparkConfig
     validation: ValidationConfig
+    recs: RecsConfig = RecsConfig()
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""

@@ -76,6 +76,10 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     spark.sql(EXAMPLE_QUERY).show(truncate=False)
     _done(started)
 
+    from fashion_pipeline.recs.demo import run_recs_demo
+
+    recs_summary = run_recs_demo(config, spark, storage, step_prefix="6")
+
     print("\n== where to look")
     lake = config.paths.lake_root
     for label, uri in [
@@ -83,10 +87,13 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         ("curated tables", join_uri(lake, "curated")),
         ("quarantine", join_uri(lake, "quarantine")),
         ("run reports", join_uri(lake, "_reports")),
+        ("recommendations", join_uri(lake, "recs")),
         ("generator truth", str(generated_dir / "_truth")),
         ("service logs", config.paths.state_dir),
     ]:
         print(f"   {label:<16} {uri}")
     print("   services keep running for you; stop them with: .venv/bin/fashion services down")
-    print(json.dumps({"demo": "ok", "tables": {t.table: t.rows_written for t in report.tables}}))
+    if recs_summary.get("shown_user"):
+        print(f"   show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
+    print(json.dumps({"demo": "ok", "tables": {t.table: t.rows_written for t in report.tables}, "recs": recs_summary}))
     return 0

@@ -1,0 +1,156 @@
+"""train_als: the nightly recommender run for one day, and what it leaves in the lake.
+
+Under `<lake_root>/recs/`:
+- `recommendations/run_date=D/`: one row per customer: items (article_id, score, reason),
+  model_version, generated_at. Customers with history get the blend; the others the popular
+  articles of their segment (reason "popular").
+- `item_neighbors/run_date=D/`: article_id, neighbors (article_id, score), model_version, generated_at.
+- `models/version=V/`: user_index, article_index (the id mapping tables), user_factors,
+  item_factors and model.json (parameters, counts). V is derived from D and the parameters.
+Re-running a day replaces that day's partitions and that version's files.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fashion_pipeline.config import Config
+from fashion_pipeline.lake import read_table, write_table
+from fashion_pipeline.pipelines.partition_raw import curated_uri
+from fashion_pipeline.recs import signals
+from fashion_pipeline.recs.model import RecommenderFit, fit_recommender, item_neighbors, model_version, score_users
+from fashion_pipeline.recs.scoring import REASON_POPULAR
+from fashion_pipeline.schemas import CUSTOMERS, TRANSACTIONS
+from fashion_pipeline.storage import Storage
+
+ITEM_STRUCT = "array<struct<article_id:string,score:double,reason:string>>"
+
+
+def recs_uri(config: Config, *parts: str) -> str:
+    return config.paths.lake("recs", *parts)
+
+
+def model_uri(config: Config, version: str) -> str:
+    return recs_uri(config, "models", f"version={version}")
+
+
+@dataclass
+class TrainReport:
+    run_date: str
+    model_version: str
+    generated_at: str
+    interactions: int = 0
+    users_with_history: int = 0
+    cold_start_users: int = 0
+    candidates: int = 0
+    articles_with_neighbors: int = 0
+    recommendations_by_reason: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(self.recommendations_by_reason.items()))
+        return (
+            f"train_als run_date={self.run_date} model_version={self.model_version}: "
+            f"{self.interactions:,} interactions, {self.users_with_history:,} users scored by the blend, "
+            f"{self.cold_start_users:,} cold-start users, {self.candidates:,} candidate articles, "
+            f"{self.articles_with_neighbors:,} articles with neighbours; items by reason: {reasons}; "
+            f"{self.seconds:.0f} s -> {self.outputs.get('recommendations', '')}"
+        )
+
+
+def read_curated(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame]:
+    return (
+        read_table(spark, curated_uri(config, TRANSACTIONS)),
+        read_table(spark, curated_uri(config, CUSTOMERS)),
+    )
+
+
+def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> TrainReport:
+    started = datetime.now(timezone.utc)
+    recs = config.recs
+    version = model_version(run_date, recs)
+    generated_at = started.isoformat(timespec="seconds")
+    report = TrainReport(run_date=run_date.isoformat(), model_version=version, generated_at=generated_at)
+    transactions_df, customers_df = read_curated(spark, config)
+
+    fit = fit_recommender(
+        spark, transactions_df, customers_df, run_date, recs, model_uri(config, version),
+        checkpoint_uri=config.paths.lake("_checkpoints", "als"),
+    )
+    stamp = {"model_version": F.lit(version), "generated_at": F.lit(generated_at), "run_date": F.lit(run_date)}
+
+    write_table(fit.user_factors_df, model_uri(config, version) + "/user_factors")
+    write_table(fit.item_factors_df, model_uri(config, version) + "/item_factors")
+
+    recommendations_df = recommend_all(spark, fit, customers_df).withColumns(stamp)
+    write_table(recommendations_df, recs_uri(config, "recommendations"), partition_by=("run_date",))
+    neighbors_df = item_neighbors(spark, fit).withColumns(stamp)
+    write_table(neighbors_df, recs_uri(config, "item_neighbors"), partition_by=("run_date",))
+
+    written_df = read_table(spark, recs_uri(config, "recommendations")).filter(F.col("run_date") == F.lit(run_date))
+    counts = written_df.agg(
+        F.count_if(~F.col("cold_start")).alias("warm"), F.count_if(F.col("cold_start")).alias("cold")
+    ).first()
+    by_reason = written_df.select(F.explode("items.reason").alias("reason")).groupBy("reason").count().collect()
+    report.interactions = fit.interactions
+    report.users_with_history, report.cold_start_users = counts["warm"], counts["cold"]
+    report.candidates = fit.n_candidates
+    report.recommendations_by_reason = {row["reason"]: row["count"] for row in by_reason}
+    report.articles_with_neighbors = (
+        read_table(spark, recs_uri(config, "item_neighbors")).filter(F.col("run_date") == F.lit(run_date)).count()
+    )
+    report.outputs = {
+        "recommendations": recs_uri(config, "recommendations", f"run_date={run_date}"),
+        "item_neighbors": recs_uri(config, "item_neighbors", f"run_date={run_date}"),
+        "model": model_uri(config, version),
+    }
+    report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    storage.write_text(model_uri(config, version) + "/model.json", json.dumps(
+        {"model_version": version, "run_date": run_date.isoformat(), "generated_at": generated_at,
+         "parameters": recs.model_dump(mode="json"), "interactions": fit.interactions,
+         "candidates": fit.n_candidates}, indent=2, sort_keys=True))
+    storage.write_text(config.paths.lake("_reports", "recs", f"train_als-{run_date}.json"), report.to_json())
+    return report
+
+
+def recommend_all(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame) -> DataFrame:
+    """customer_id, items, cold_start for every customer: the blend where there is history,
+    the segment's popular articles where there is none."""
+    warm_df = score_users(spark, fit).select(
+        "customer_id",
+        F.arrays_zip(
+            F.col("item_ids").alias("article_id"), F.col("item_scores").alias("score"),
+            F.col("item_reasons").alias("reason"),
+        ).cast(ITEM_STRUCT).alias("items"),
+        F.lit(False).alias("cold_start"),
+    )
+    cold_df = cold_start_recommendations(
+        customers_df.join(fit.user_factors_df, on="customer_id", how="left_anti"), fit
+    ).withColumn("cold_start", F.lit(True))
+    return warm_df.unionByName(cold_df)
+
+
+def cold_start_recommendations(customers_df: DataFrame, fit: RecommenderFit) -> DataFrame:
+    """customer_id, items: the popular articles of each customer's segment."""
+    segment_lists = fit.segment_popular_df.groupBy("segment").agg(
+        F.transform(
+            F.sort_array(F.collect_list(F.struct("rank", "article_id", "score"))),
+            lambda item: F.struct(
+                item["article_id"].alias("article_id"), item["score"].alias("score"),
+                F.lit(REASON_POPULAR).alias("reason"),
+            ),
+        ).cast(ITEM_STRUCT).alias("items")
+    )
+    return (
+        signals.with_segment(customers_df, fit.recs.age_band_edges)
+        .join(F.broadcast(segment_lists), on="segment", how="left")
+        .select("customer_id", F.coalesce("items", F.array().cast(ITEM_STRUCT)).alias("items"))
+    )
