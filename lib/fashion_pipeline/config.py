@@ -83,6 +83,40 @@ class ValidationConfig(_Section):
     max_price: float
 
 
+class RdsConfig(_Section):
+    """The store's PostgreSQL (RDS). Credentials never live here: see store/credentials.py."""
+
+    host: str | None = None  # null: taken from the secret (RDS-managed secrets carry the host)
+    port: int = 5432
+    database: str = "fashion_store"
+    jdbc_driver: str = "org.postgresql.Driver"
+    fetch_size: int = 10_000
+    num_partitions: int = 4
+    connect_timeout_s: int = 10
+
+
+class StoreConfig(_Section):
+    """`fashion store simulate`: how a simulated day of the web shop looks."""
+
+    scale: str = "small"
+    seed: int = 42
+    orders_per_day: int = 300
+    late_change_days: int = 14
+    late_change_share: float = 0.08
+    guest_order_share: float = 0.004
+    bad_quantity_share: float = 0.002
+
+
+class AnalyticsConfig(_Section):
+    """Marketing aggregates and data quality."""
+
+    restatement_days: int = 28
+    top_n: int = 50
+    trend_min_units: int = 10
+    rfm_lookback_days: int = 365
+    freshness_hours: int = 36
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -91,6 +125,9 @@ class Config(_Section):
     services: ServicesConfig
     spark: SparkConfig
     validation: ValidationConfig
+    rds: RdsConfig
+    store: StoreConfig
+    analytics: AnalyticsConfig
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""
