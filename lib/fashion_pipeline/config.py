@@ -61,6 +61,7 @@ class NamesConfig(_Section):
     trending_table: str
     clickstream_stream: str
     rds_secret_id: str
+    slack_webhook_secret_id: str
 
 
 class ServicesConfig(_Section):
@@ -114,7 +115,6 @@ class AnalyticsConfig(_Section):
     top_n: int = 50
     trend_min_units: int = 10
     rfm_lookback_days: int = 365
-    freshness_hours: int = 36
 
 
 class Config(_Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyspark.sql.types import (
     DateType,
     DecimalType,
+    DoubleType,
     IntegerType,
     LongType,
     StringType,
@@ -108,4 +109,51 @@ ORDERS_QUARANTINE_SCHEMA = StructType(
 ORDER_ITEMS_QUARANTINE_SCHEMA = StructType(
     SOURCE_ORDER_ITEMS_SCHEMA.fields
     + [StructField(REJECT_REASON, StringType(), False), StructField(RUN_DATE, DateType(), False)]
+)
+
+# ---- analytics (partition column last) ------------------------------------------------------
+SALES_DAILY_SCHEMA = _fields(
+    ("dimension", StringType(), False),
+    ("dimension_value", StringType(), True),
+    ("units", LongType(), True),
+    ("revenue", AMOUNT, True),
+    ("orders", LongType(), False),
+    ("customers", LongType(), False),
+    ("sales_date", DateType(), False),
+)
+CUSTOMER_RFM_SCHEMA = _fields(
+    ("customer_id", StringType(), True),
+    ("recency_days", IntegerType(), True),
+    ("frequency", LongType(), False),
+    ("monetary", AMOUNT, True),
+    ("r_score", IntegerType(), True),
+    ("f_score", IntegerType(), True),
+    ("m_score", IntegerType(), True),
+    ("segment", StringType(), False),
+    ("as_of_date", DateType(), False),
+)
+_ARTICLE_LABELS = (
+    ("article_id", StringType(), True),
+    ("prod_name", StringType(), True),
+    ("product_type_name", StringType(), True),
+    ("colour_group_name", StringType(), True),
+    ("department_name", StringType(), True),
+    ("index_group_name", StringType(), True),
+)
+TOP_SELLERS_SCHEMA = _fields(
+    ("rank", IntegerType(), False),
+    *_ARTICLE_LABELS,
+    ("units", LongType(), True),
+    ("revenue", AMOUNT, True),
+    ("customers", LongType(), False),
+    ("as_of_date", DateType(), False),
+)
+TREND_MOVERS_SCHEMA = _fields(
+    ("direction", StringType(), False),
+    ("rank", IntegerType(), False),
+    *_ARTICLE_LABELS,
+    ("this_week_units", LongType(), True),
+    ("last_week_units", LongType(), True),
+    ("growth", DoubleType(), True),
+    ("as_of_date", DateType(), False),
 )
