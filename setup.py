@@ -38,7 +38,8 @@ setup(
         # EMR ships pandas 2.x; pandas 3 changes string dtypes under us.
         "pandas>=2.0,<3",
         "numpy>=1.26",
-        "faker>=30",
+        # Faker supplies the generated names and descriptions: same seed, same bytes needs the same Faker.
+        "faker==40.54.0",
         "pyyaml>=6",
         "pydantic>=2.6,<3",
         "boto3>=1.34",

@@ -13,7 +13,7 @@ def article_line(article_id: str, prod_name: str = "Strap top", detail_desc: str
     product_code = article_id[:7]
     values = [
         article_id, product_code, prod_name, "253", "Vest top", "Garment Upper body", "1010016", "Solid",
-        "9", "Black", "4", "Dark", "5", "Black", "1676", "Jersey Basic", "A", "Ladieswear", "1",
+        "09", "Black", "4", "Dark", "5", "Black", "1676", "Jersey Basic", "A", "Ladieswear", "1",
         "Ladieswear", "16", "Womens Everyday Basics", "1002", "Jersey Basic", detail_desc,
     ]
     return ",".join(_quote(v) for v in values)

@@ -41,6 +41,7 @@ def run_job_with_args(job_name: str, pipeline: Callable, args: argparse.Namespac
     from fashion_pipeline.storage import storage_for
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         config: Config = config_from_args(args)
     except ConfigError as error:

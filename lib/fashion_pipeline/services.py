@@ -46,6 +46,7 @@ class ManagedService(ABC):
 
     name: str
     process_marker: str  # must appear in the process's command line for `down` to touch it
+    port_variable: str  # the environment variable conf/local.yaml reads this port from
 
     def __init__(self, state_dir: Path, port: int):
         self.state_dir = Path(state_dir)
@@ -76,7 +77,7 @@ class ManagedService(ABC):
         if _port_in_use(self.port):
             raise ServiceError(
                 f"{self.name}: port {self.port} is taken by a process this project did not start; "
-                f"choose another port (see conf/local.yaml, services section)"
+                f"run with another port, e.g. {self.port_variable}={self.port + 1}"
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         pid = self.start_process()
@@ -133,6 +134,7 @@ class MotoService(ManagedService):
 
     name = "moto"
     process_marker = "moto.server"
+    port_variable = "FASHION_MOTO_PORT"
 
     @property
     def address(self) -> str:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from fashion_pipeline.config import Config
+from fashion_pipeline.config import Config, find_conf_dir
+
+PROJECT_CONF_DIR = find_conf_dir()
 
 
 def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None = None) -> SparkSession:
@@ -28,6 +30,9 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
         "spark.ui.enabled": str(spark_conf.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
     }
+    log_config = PROJECT_CONF_DIR / "log4j2.properties"
+    if spark_conf.master and spark_conf.master.startswith("local") and log_config.is_file():
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_config}"
     if spark_conf.driver_memory:
         settings["spark.driver.memory"] = spark_conf.driver_memory
     if spark_conf.jdbc_jar and Path(spark_conf.jdbc_jar).is_file():

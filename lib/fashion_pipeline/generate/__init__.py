@@ -1,0 +1,69 @@
+"""Synthetic H&M-schema data: `generate_hm` writes articles, customers and transactions drawn
+from one seeded `TasteModel`, with the planted truth in `<out>/_truth/`.
+
+Other generators (store orders, clickstream) should build the same model with
+`TasteModel.build(scale_spec(scale), seed)` and draw from it rather than invent their own.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fashion_pipeline.generate.hm_writer import (
+    write_articles,
+    write_customers,
+    write_transactions,
+    write_truth,
+)
+from fashion_pipeline.generate.model import TasteModel, TransactionChunk
+from fashion_pipeline.generate.scales import SCALES, ScaleSpec, scale_spec
+from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, TRANSACTIONS
+
+__all__ = [
+    "GenerateResult", "SCALES", "ScaleSpec", "TasteModel", "TransactionChunk", "generate_hm",
+    "scale_spec",
+]
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    scale: str
+    seed: int
+    out_dir: Path
+    paths: dict[str, Path]
+    row_counts: dict[str, int]
+    seconds: float
+    truth_paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(path.stat().st_size for path in self.paths.values())
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{name} {count:,}" for name, count in self.row_counts.items())
+        return (
+            f"generated scale={self.scale} seed={self.seed} in {self.seconds:.1f}s: {counts} "
+            f"({self.bytes_written / 1e6:,.1f} MB) -> {self.out_dir} (truth in _truth/)"
+        )
+
+
+def generate_hm(
+    scale: str, seed: int, out_dir: str | Path, progress: bool = True
+) -> GenerateResult:
+    """Write articles.csv, customers.csv and transactions_train.csv for a named scale."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = TasteModel.build(scale_spec(scale), seed)
+    paths = {spec.name: out_dir / spec.raw_file for spec in (ARTICLES, CUSTOMERS, TRANSACTIONS)}
+    row_counts = {
+        ARTICLES.name: write_articles(model.articles_frame(), paths[ARTICLES.name]),
+        CUSTOMERS.name: write_customers(model.customers_frame(), paths[CUSTOMERS.name]),
+        TRANSACTIONS.name: write_transactions(model, paths[TRANSACTIONS.name], progress),
+    }
+    truth_paths = write_truth(model, out_dir, row_counts)
+    return GenerateResult(
+        scale=scale, seed=seed, out_dir=out_dir, paths=paths, row_counts=row_counts,
+        seconds=time.perf_counter() - started, truth_paths=truth_paths,
+    )

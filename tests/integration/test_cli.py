@@ -1,0 +1,40 @@
+"""The `fashion` command line, called as a user would (in-process, through main)."""
+import json
+
+from fashion_pipeline.cli import main
+
+
+def test_generate_then_land_twice(tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["generate", "--scale", "tiny", "--seed", "3", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "_truth" / "manifest.json").read_text())["seed"] == 3
+    raw = str(tmp_path / "raw")
+    assert main(["land", "--from", str(out), "--raw-root", raw, "--ingest-date", "2020-09-23"]) == 0
+    first = capsys.readouterr().out
+    assert first.count("landed ") == 3
+    assert main(["land", "--from", str(out), "--raw-root", raw, "--ingest-date", "2020-09-24"]) == 0
+    assert capsys.readouterr().out.count("skipped ") == 3
+
+
+def test_land_refuses_a_directory_without_hm_files(tmp_path, capsys):
+    assert main(["land", "--from", str(tmp_path), "--raw-root", str(tmp_path / "raw")]) == 1
+    assert "nothing to land" in capsys.readouterr().err
+
+
+def test_services_status_up_down(tmp_path, capsys, monkeypatch):
+    from fashion_pipeline.services import free_port
+
+    options = ["--set", f"paths.state_dir={tmp_path}", "--set", f"services.moto_port={free_port()}"]
+    try:
+        assert main(["services", "up", *options]) == 0
+        assert main(["services", "status", *options]) == 0
+        assert "running (pid" in capsys.readouterr().out
+    finally:
+        assert main(["services", "down", *options]) == 0
+    assert main(["services", "status", *options]) == 0
+    assert "stopped" in capsys.readouterr().out
+
+
+def test_bad_configuration_is_exit_code_2(capsys):
+    assert main(["services", "status", "--set", "spark.no_such_key=1"]) == 2
+    assert "configuration error" in capsys.readouterr().err
