@@ -76,6 +76,11 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     spark.sql(EXAMPLE_QUERY).show(truncate=False)
     _done(started)
 
+    from fashion_pipeline.store.demo import run_store_demo
+
+    # The shop runs on the same taste model (scale and seed) as the H&M files above.
+    store_headline = run_store_demo(config.with_overrides({"store.scale": scale, "store.seed": seed}), spark, step_prefix="6")
+
     print("\n== where to look")
     lake = config.paths.lake_root
     for label, uri in [
@@ -83,10 +88,11 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         ("curated tables", join_uri(lake, "curated")),
         ("quarantine", join_uri(lake, "quarantine")),
         ("run reports", join_uri(lake, "_reports")),
+        ("analytics", join_uri(lake, "analytics")),
         ("generator truth", str(generated_dir / "_truth")),
         ("service logs", config.paths.state_dir),
     ]:
         print(f"   {label:<16} {uri}")
     print("   services keep running for you; stop them with: .venv/bin/fashion services down")
-    print(json.dumps({"demo": "ok", "tables": {t.table: t.rows_written for t in report.tables}}))
+    print(json.dumps({"demo": "ok", "tables": {t.table: t.rows_written for t in report.tables}, "store": store_headline}))
     return 0
