@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from fashion_pipeline.catalog.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME
 from fashion_pipeline.config import Config
 from fashion_pipeline.lake import read_table
-from fashion_pipeline.pipelines.extract_rds import changed_orders_sql
+from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, changed_predicate
 from fashion_pipeline.quality.alerts import post_slack_alert, slack_webhook_url
 from fashion_pipeline.quality.checks import CheckResult, athena_to_spark, load_sql_checks
 from fashion_pipeline.storage import Storage
@@ -110,7 +110,7 @@ def reconcile_with_source(spark: SparkSession, config: Config, run_date: date, c
         "SELECT o.order_id, GREATEST(o.updated_at, MAX(i.updated_at)) AS version, COUNT(i.line_no) AS lines, "
         "COALESCE(SUM(i.quantity * i.unit_price), 0)::numeric(20,2) AS amount "
         "FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id "
-        f"WHERE o.order_id IN (SELECT order_id FROM ({changed['orders']}) AS c) GROUP BY o.order_id, o.updated_at"
+        f"WHERE {changed_predicate(run_date, 'o')} GROUP BY o.order_id, o.updated_at"
     )
     from pyspark.sql.types import DecimalType, LongType, StructField, StructType, TimestampType
 

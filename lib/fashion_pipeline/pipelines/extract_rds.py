@@ -1,7 +1,8 @@
 """extract_rds: the store's orders changed on one day, from PostgreSQL into the curated lake.
 
 Three phases, so that a database failure leaves the lake as it was:
-1. read: orders and lines changed in [D, D+1) by updated_at (whole order images), and today's
+1. read: orders changed in [D, D+1) by updated_at with all their lines (whole order images;
+   a line's change touches its order, see ddl/V003), and today's
    customers and articles, over partitioned JDBC reads into `_staging/extract_rds/run_date=D`;
 2. compute from the staged copy only: validate, quarantine whole orders with a reason, merge with
    the lake partitions the changes touch, keeping the newest image of each order;
@@ -66,12 +67,10 @@ ORDERS_QUARANTINE_TABLE = "quarantine/orders"
 ORDER_ITEMS_QUARANTINE_TABLE = "quarantine/order_items"
 REPORTS = "_reports/extract_rds"
 
-_CHANGED_ORDER_IDS = (
-    "SELECT order_id FROM orders WHERE updated_at >= {start} AND updated_at < {end} "
-    "UNION SELECT order_id FROM order_items WHERE updated_at >= {start} AND updated_at < {end}"
-)
+# Orders changed in the window; a line's change moves its order's updated_at (ddl/V003), so
+# this one index range finds every order whose image changed.
+_CHANGED = "updated_at >= {start} AND updated_at < {end}"
 _ORDER_COLUMNS = ", ".join(SOURCE_ORDERS_SCHEMA.fieldNames())
-_ITEM_COLUMNS = ", ".join(SOURCE_ORDER_ITEMS_SCHEMA.fieldNames())
 _CUSTOMER_COLUMNS = ", ".join(SOURCE_CUSTOMERS_SCHEMA.fieldNames())
 _ARTICLE_COLUMNS = ", ".join(SOURCE_ARTICLES_SCHEMA.fieldNames())
 
@@ -217,13 +216,23 @@ def change_window(run_date: date) -> tuple[str, str]:
     return (f"TIMESTAMPTZ '{start.isoformat()}'", f"TIMESTAMPTZ '{(start + timedelta(days=1)).isoformat()}'")
 
 
-def changed_orders_sql(run_date: date) -> dict[str, str]:
+def changed_predicate(run_date: date, alias: str = "") -> str:
+    """SQL condition: the order (table alias `alias`) last changed within the run date."""
     start, end = change_window(run_date)
-    changed = _CHANGED_ORDER_IDS.format(start=start, end=end)
+    return _CHANGED.format(start=start, end=end).replace("updated_at", f"{alias}.updated_at" if alias else "updated_at")
+
+
+def changed_orders_sql(run_date: date) -> dict[str, str]:
+    """The queries of the day's change window: bounds of the changed order ids, the changed
+    orders, and all lines of those orders (each read split by ranges of order_id)."""
+    start, end = change_window(run_date)
+    changed = _CHANGED.format(start=start, end=end)
+    item_columns = ", ".join(f"o.order_id" if c == "order_id" else f"i.{c}" for c in SOURCE_ORDER_ITEMS_SCHEMA.fieldNames())
     return {
-        "bounds": f"SELECT min(order_id) AS lower, max(order_id) AS upper, count(*) AS orders FROM ({changed}) AS changed",
-        "orders": f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id IN ({changed})",
-        "order_items": f"SELECT {_ITEM_COLUMNS} FROM order_items WHERE order_id IN ({changed})",
+        "bounds": f"SELECT min(order_id) AS lower, max(order_id) AS upper, count(*) AS orders FROM orders WHERE {changed}",
+        "orders": f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {changed}",
+        # order_id comes from orders, so Spark's range predicate on it narrows the orders scan.
+        "order_items": f"SELECT {item_columns} FROM orders o JOIN order_items i ON i.order_id = o.order_id WHERE {changed_predicate(run_date, 'o')}",
     }
 
 
