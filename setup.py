@@ -44,6 +44,8 @@ setup(
         "pydantic>=2.6,<3",
         "boto3>=1.34",
         "tqdm>=4.66",
+        # `fashion store` (migrations, simulator) talks to PostgreSQL; Spark jobs use JDBC instead.
+        "psycopg[binary]>=3.1",
     ],
     extras_require={
         "dev": [

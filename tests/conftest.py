@@ -50,3 +50,45 @@ def aws_config(config: Config, moto_service: MotoService) -> Config:
     """`config` pointed at the session's moto server, emptied before the test."""
     moto_service.reset()
     return config.with_overrides({"aws.endpoint_url": moto_service.address, "services.moto_port": moto_service.port})
+
+
+@pytest.fixture(scope="session")
+def postgres_service():
+    """One PostgreSQL cluster for the run, in a state dir the `postgres` user can enter
+    (pytest's own tmp dirs are private to root)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from fashion_pipeline.store.postgres_service import PostgresService
+
+    state_dir = Path(tempfile.mkdtemp(prefix="fashion-tests-pg-"))
+    state_dir.chmod(0o711)
+    service = PostgresService(state_dir, free_port(), database="fashion_tests")
+    service.up()
+    yield service
+    service.down()
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def store_config(config: Config, postgres_service, monkeypatch) -> Config:
+    """`config` pointed at a fresh, migrated store database of its own; credentials in the
+    environment, as an operator would set them."""
+    import uuid
+
+    from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE, resolve_rds_connection
+    from fashion_pipeline.store.database import apply_migrations
+
+    database = f"store_{uuid.uuid4().hex[:12]}"
+    postgres_service.create_database(database)
+    credentials = postgres_service.app_credentials()
+    monkeypatch.setenv(USER_VARIABLE, credentials["username"])
+    monkeypatch.setenv(PASSWORD_VARIABLE, credentials["password"])
+    store = config.with_overrides({
+        "rds.port": postgres_service.port, "rds.database": database, "rds.num_partitions": 2,
+        "services.postgres_port": postgres_service.port,
+    })
+    apply_migrations(resolve_rds_connection(store))
+    yield store
+    postgres_service.drop_database(database)

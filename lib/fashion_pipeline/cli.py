@@ -39,13 +39,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_services(args: argparse.Namespace) -> int:
-    from fashion_pipeline.services import ServiceError, local_services
+    from fashion_pipeline.services import ServiceError, after_services_up, local_services
 
-    services = local_services(config_from_args(args))
+    config = config_from_args(args)
+    services = local_services(config)
     try:
         if args.action == "up":
             for service in services:
                 print(service.up())
+            for line in after_services_up(config, services):
+                print(line)
         elif args.action == "down":
             for service in reversed(services):
                 print(service.down())
@@ -121,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fashion_pipeline.recs.cli import add_recs_commands
 
     add_recs_commands(commands, add_config_options)
+    from fashion_pipeline.store.commands import add_store_commands
+
+    add_store_commands(commands, add_config_options)
     return parser
 
 

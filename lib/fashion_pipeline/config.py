@@ -61,6 +61,7 @@ class NamesConfig(_Section):
     trending_table: str
     clickstream_stream: str
     rds_secret_id: str
+    slack_webhook_secret_id: str
 
 
 class ServicesConfig(_Section):
@@ -124,6 +125,37 @@ class RecsConfig(_Section):
     write_max_attempts: int = 12
     write_base_delay_s: float = 0.05
     write_max_delay_s: float = 5.0
+class RdsConfig(_Section):
+    """The store's PostgreSQL (RDS). Credentials never live here: see store/credentials.py."""
+
+    host: str | None = None  # null: taken from the secret (RDS-managed secrets carry the host)
+    port: int = 5432
+    database: str = "fashion_store"
+    jdbc_driver: str = "org.postgresql.Driver"
+    fetch_size: int = 10_000
+    num_partitions: int = 4
+    connect_timeout_s: int = 10
+
+
+class StoreConfig(_Section):
+    """`fashion store simulate`: how a simulated day of the web shop looks."""
+
+    scale: str = "small"
+    seed: int = 42
+    orders_per_day: int = 300
+    late_change_days: int = 14
+    late_change_share: float = 0.08
+    guest_order_share: float = 0.004
+    bad_quantity_share: float = 0.002
+
+
+class AnalyticsConfig(_Section):
+    """Marketing aggregates and data quality."""
+
+    restatement_days: int = 28
+    top_n: int = 50
+    trend_min_units: int = 10
+    rfm_lookback_days: int = 365
 
 
 class Config(_Section):
@@ -135,6 +167,9 @@ class Config(_Section):
     spark: SparkConfig
     validation: ValidationConfig
     recs: RecsConfig = RecsConfig()
+    rds: RdsConfig
+    store: StoreConfig
+    analytics: AnalyticsConfig
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""

@@ -77,8 +77,11 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     _done(started)
 
     from fashion_pipeline.recs.demo import run_recs_demo
+    from fashion_pipeline.store.demo import run_store_demo
 
-    recs_summary = run_recs_demo(config, spark, storage, step_prefix="6")
+    # The shop runs on the same taste model (scale and seed) as the H&M files above.
+    store_headline = run_store_demo(config.with_overrides({"store.scale": scale, "store.seed": seed}), spark, step_prefix="6")
+    recs_summary = run_recs_demo(config, spark, storage, step_prefix="7")
 
     print("\n== where to look")
     lake = config.paths.lake_root
@@ -88,6 +91,7 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         ("quarantine", join_uri(lake, "quarantine")),
         ("run reports", join_uri(lake, "_reports")),
         ("recommendations", join_uri(lake, "recs")),
+        ("analytics", join_uri(lake, "analytics")),
         ("generator truth", str(generated_dir / "_truth")),
         ("service logs", config.paths.state_dir),
     ]:
@@ -95,5 +99,6 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     print("   services keep running for you; stop them with: .venv/bin/fashion services down")
     if recs_summary.get("shown_user"):
         print(f"   show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
-    print(json.dumps({"demo": "ok", "tables": {t.table: t.rows_written for t in report.tables}, "recs": recs_summary}))
+    tables = {t.table: t.rows_written for t in report.tables}
+    print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary}))
     return 0

@@ -157,8 +157,25 @@ class MotoService(ManagedService):
 
 
 def local_services(config: Config) -> list[ManagedService]:
+    from fashion_pipeline.store.postgres_service import PostgresService
+
     state_dir = Path(config.paths.state_dir)
-    return [MotoService(state_dir, config.services.moto_port)]
+    return [
+        MotoService(state_dir, config.services.moto_port),
+        PostgresService(state_dir, config.services.postgres_port, database=config.rds.database),
+    ]
+
+
+def after_services_up(config: Config, services: list[ManagedService]) -> list[str]:
+    """Wiring between started services: the local RDS's password goes to (moto's) Secrets Manager,
+    where jobs look for it exactly as they do on AWS."""
+    from fashion_pipeline.store.postgres_service import PostgresService, publish_local_rds_secret
+
+    running = {service.name: service for service in services if service.status().running}
+    postgres = running.get(PostgresService.name)
+    if postgres is None or MotoService.name not in running:
+        return []
+    return [publish_local_rds_secret(config, postgres)]
 
 
 def free_port() -> int:

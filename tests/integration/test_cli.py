@@ -21,18 +21,30 @@ def test_land_refuses_a_directory_without_hm_files(tmp_path, capsys):
     assert "nothing to land" in capsys.readouterr().err
 
 
-def test_services_status_up_down(tmp_path, capsys, monkeypatch):
+def test_services_status_up_down(capsys, monkeypatch):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     from fashion_pipeline.services import free_port
 
-    options = ["--set", f"paths.state_dir={tmp_path}", "--set", f"services.moto_port={free_port()}"]
+    # PostgreSQL runs as the `postgres` user, who cannot enter pytest's private tmp dirs.
+    state_dir = Path(tempfile.mkdtemp(prefix="fashion-cli-"))
+    state_dir.chmod(0o711)
+    postgres_port = free_port()
+    options = ["--set", f"paths.state_dir={state_dir}", "--set", f"services.moto_port={free_port()}",
+               "--set", f"services.postgres_port={postgres_port}", "--set", f"rds.port={postgres_port}"]
     try:
         assert main(["services", "up", *options]) == 0
+        assert "credentials published to Secrets Manager" in capsys.readouterr().out
         assert main(["services", "status", *options]) == 0
-        assert "running (pid" in capsys.readouterr().out
+        assert capsys.readouterr().out.count("running (pid") == 2
     finally:
         assert main(["services", "down", *options]) == 0
+    assert capsys.readouterr().out.count("stopped (pid") == 2
     assert main(["services", "status", *options]) == 0
-    assert "stopped" in capsys.readouterr().out
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["stopped", "stopped"]
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_bad_configuration_is_exit_code_2(capsys):

@@ -1,0 +1,163 @@
+"""The nightly extract's read from PostgreSQL: Spark JDBC (partitioned, fetch size set) against
+PostgreSQL's own `COPY (...) TO STDOUT` through psycopg, on the same query, in one run.
+
+    .venv/bin/python bench/extract_rds.py                       # 1.2M order lines, 2 JDBC partitions, fetch 50000
+    .venv/bin/python bench/extract_rds.py --items 2000000 --partitions 8 --fetch-size 20000
+
+Starts its own PostgreSQL (a temporary cluster on a free port), loads one day of orders with
+COPY, then times, on that day's change window:
+  jdbc read   Spark reads the order lines the extract reads (same SQL), to a no-op sink;
+  copy        psycopg streams the same query through COPY ... TO STDOUT (text), every byte read;
+  extract     the whole extract_rds job for the day (read, stage, validate, merge, publish).
+Spark's time excludes the JVM start, which an EMR step pays once.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from fashion_pipeline.config import load_config  # noqa: E402
+from fashion_pipeline.services import free_port  # noqa: E402
+from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE, resolve_rds_connection  # noqa: E402
+from fashion_pipeline.store.database import apply_migrations, connect  # noqa: E402
+from fashion_pipeline.store.postgres_service import PostgresService  # noqa: E402
+
+RUN_DATE = date(2020, 9, 23)
+N_CUSTOMERS, N_ARTICLES = 20_000, 5_000
+
+
+def _copy_text(conn, table: str, columns: str, lines: list[str]) -> None:
+    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        copy.write("".join(lines))
+
+
+def load_day(connection, n_items: int, seed: int = 7) -> int:
+    """Customers, articles and one day of orders with `n_items` lines (about 2.6 per order)."""
+    rng = np.random.default_rng(seed)
+    customers = [f"{i:064x}" for i in range(1, N_CUSTOMERS + 1)]
+    articles = [f"{108775000 + i:010d}" for i in range(N_ARTICLES)]
+    lines_per_order = np.minimum(rng.geometric(0.38, n_items), 8)
+    lines_per_order = lines_per_order[np.cumsum(lines_per_order) <= n_items]
+    if lines_per_order.sum() < n_items:
+        lines_per_order = np.append(lines_per_order, n_items - lines_per_order.sum())
+    n_orders = len(lines_per_order)
+    start = datetime.combine(RUN_DATE, datetime.min.time(), tzinfo=timezone.utc)
+    seconds = np.sort(rng.integers(0, 86_000, n_orders))
+    with connect(connection) as conn:
+        with conn.transaction():
+            _copy_text(conn, "customers", "customer_id, first_name, last_name, email",
+                       [f"{c}\tA\tB\tb{i}@example.com\n" for i, c in enumerate(customers)])
+            _copy_text(conn, "articles", "article_id, product_code, prod_name, product_type_name, product_group_name, "
+                       "colour_group_name, department_name, index_name, index_group_name, garment_group_name, price, stock",
+                       [f"{a}\t{a[:7]}\tItem\tT-shirt\tGarment Upper body\tBlack\tJersey\tLadieswear\tLadieswear\tJersey\t9.99\t100\n"
+                        for a in articles])
+            order_customer = rng.integers(0, N_CUSTOMERS, n_orders)
+            buffer = io.StringIO()
+            for order_id in range(n_orders):
+                moment = (start + timedelta(seconds=int(seconds[order_id]))).isoformat()
+                buffer.write(f"{order_id + 1}\t{customers[order_customer[order_id]]}\tplaced\t2\t{moment}\t{moment}\n")
+            _copy_text(conn, "orders", "order_id, customer_id, status, sales_channel_id, created_at, updated_at", [buffer.getvalue()])
+            item_article = rng.integers(0, N_ARTICLES, int(lines_per_order.sum()))
+            buffer = io.StringIO()
+            k = 0
+            for order_id in range(n_orders):
+                moment = (start + timedelta(seconds=int(seconds[order_id]))).isoformat()
+                for line_no in range(1, lines_per_order[order_id] + 1):
+                    buffer.write(f"{order_id + 1}\t{line_no}\t{articles[item_article[k]]}\t1\t9.99\t{moment}\n")
+                    k += 1
+            _copy_text(conn, "order_items", "order_id, line_no, article_id, quantity, unit_price, updated_at", [buffer.getvalue()])
+        conn.execute("ANALYZE")
+    return k
+
+
+def time_copy(connection, sql: str) -> tuple[float, int]:
+    with connect(connection) as conn:
+        started = time.perf_counter()
+        rows = 0
+        with conn.cursor().copy(f"COPY ({sql}) TO STDOUT") as copy:
+            for block in copy:
+                rows += bytes(block).count(b"\n")
+        return time.perf_counter() - started, rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_200_000, help="order lines in the day (>= 1M for the record)")
+    parser.add_argument("--partitions", type=int, default=2, help="JDBC numPartitions")
+    parser.add_argument("--fetch-size", type=int, default=50_000, help="JDBC fetchsize")
+    parser.add_argument("--skip-extract", action="store_true", help="time only the reads")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="fashion-bench-rds-"))
+    workdir.chmod(0o711)  # the postgres user must reach its data dir
+    service = PostgresService(workdir / "state", free_port(), database="bench")
+    try:
+        (workdir / "state").mkdir()
+        (workdir / "state").chmod(0o711)
+        service.up()
+        credentials = service.app_credentials()
+        os.environ[USER_VARIABLE], os.environ[PASSWORD_VARIABLE] = credentials["username"], credentials["password"]
+        config = load_config("local", overrides={
+            "paths.lake_root": str(workdir / "lake"), "paths.state_dir": str(workdir / "state"),
+            "rds.port": service.port, "rds.database": "bench", "rds.num_partitions": args.partitions,
+            "rds.fetch_size": args.fetch_size, "spark.shuffle_partitions": 4,
+        })
+        connection = resolve_rds_connection(config)
+        apply_migrations(connection)
+        started = time.perf_counter()
+        n_items = load_day(connection, args.items)
+        print(f"loaded {n_items:,} order lines in {time.perf_counter() - started:.1f} s "
+              f"(PostgreSQL on 127.0.0.1:{service.port}, {workdir})", flush=True)
+
+        from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, run_extract_rds
+        from fashion_pipeline.spark import build_spark
+        from fashion_pipeline.storage import storage_for
+        from fashion_pipeline.store.jdbc import JdbcSource
+        from fashion_pipeline.store.schemas import SOURCE_ORDER_ITEMS_SCHEMA
+
+        items_sql = changed_orders_sql(RUN_DATE)["order_items"]
+        copy_s, copy_rows = time_copy(connection, items_sql)
+
+        spark = build_spark("bench-extract-rds", config)
+        source = JdbcSource.from_config(config, connection)
+        bounds = source.query_one_row(spark, changed_orders_sql(RUN_DATE)["bounds"])
+        started = time.perf_counter()
+        source.read_by_key_range(spark, items_sql, "order_id", int(bounds["lower"]), int(bounds["upper"]),
+                                 SOURCE_ORDER_ITEMS_SCHEMA).write.format("noop").mode("overwrite").save()
+        jdbc_s = time.perf_counter() - started
+        copy_again_s, _ = time_copy(connection, items_sql)  # after Spark: the same cache state for both
+
+        print(f"\n{'order lines':<44} {n_items:>12,}")
+        print(f"{'jdbc read (Spark, %d partitions, fetch %d)' % (args.partitions, args.fetch_size):<44} "
+              f"{jdbc_s:>8.1f} s {n_items / jdbc_s:>12,.0f} rows/s")
+        copy_best = min(copy_s, copy_again_s)
+        print(f"{'copy to stdout (psycopg), best of 2':<44} {copy_best:>8.1f} s {copy_rows / copy_best:>12,.0f} rows/s")
+        print(f"{'jdbc / copy':<44} {copy_best / jdbc_s:>10.2f}x")
+        if not args.skip_extract:
+            started = time.perf_counter()
+            report = run_extract_rds(spark, config, storage_for(config), RUN_DATE, connection)
+            extract_s = time.perf_counter() - started
+            assert report.reconciles and report.published.items == n_items
+            print(f"{'extract_rds job (read+stage+merge+publish)':<44} {extract_s:>8.1f} s "
+                  f"{n_items / extract_s:>12,.0f} rows/s")
+        spark.stop()
+    finally:
+        service.down()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
