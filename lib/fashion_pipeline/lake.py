@@ -34,9 +34,17 @@ def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str]) -> DataF
     )
 
 
-def write_table(df: DataFrame, uri: str, partition_by: tuple[str, ...] = ()) -> None:
-    """Replace a table, or with partition columns only the partitions present in `df`."""
+def write_table(
+    df: DataFrame, uri: str, partition_by: tuple[str, ...] = (), plain_encoded: tuple[str, ...] = ()
+) -> None:
+    """Replace a table, or with partition columns only the partitions present in `df`.
+
+    `plain_encoded` names near-unique columns (64-hex ids): Parquet would build a dictionary for
+    them, overflow its page limit and fall back to plain encoding anyway, after the work.
+    """
     writer = df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+    for column in plain_encoded:
+        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.parquet(uri)

@@ -107,6 +107,8 @@ class TableSpec:
     curated_schema: StructType
     primary_key: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    # Near-unique columns, written without a Parquet dictionary (see lake.write_table).
+    plain_encoded: tuple[str, ...] = ()
     description: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -140,6 +142,7 @@ CUSTOMERS = TableSpec(
     raw_columns=CUSTOMERS_COLUMNS,
     curated_schema=CUSTOMERS_SCHEMA,
     primary_key=("customer_id",),
+    plain_encoded=("customer_id",),
     description="H&M customers, one row per customer.",
 )
 TRANSACTIONS = TableSpec(
@@ -148,6 +151,7 @@ TRANSACTIONS = TableSpec(
     raw_columns=TRANSACTIONS_COLUMNS,
     curated_schema=TRANSACTIONS_SCHEMA,
     partition_by=("year_month",),
+    plain_encoded=("customer_id",),
     description="H&M sales, one row per unit sold (identical rows are separate units).",
 )
 

@@ -30,9 +30,13 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
         "spark.ui.enabled": str(spark_conf.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
     }
-    log_config = PROJECT_CONF_DIR / "log4j2.properties"
-    if spark_conf.master and spark_conf.master.startswith("local") and log_config.is_file():
-        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_config}"
+    if spark_conf.master and spark_conf.master.startswith("local"):
+        # A batch job on a laptop: the throughput collector beats G1 on two cores (bench/RESULTS.md).
+        java_options = ["-XX:+UseParallelGC"]
+        log_config = PROJECT_CONF_DIR / "log4j2.properties"
+        if log_config.is_file():
+            java_options.append(f"-Dlog4j2.configurationFile=file:{log_config}")
+        settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
     if spark_conf.driver_memory:
         settings["spark.driver.memory"] = spark_conf.driver_memory
     if spark_conf.jdbc_jar and Path(spark_conf.jdbc_jar).is_file():

@@ -153,15 +153,16 @@ def _process_table(
         F.count_if(F.col(REJECT_REASON).isNotNull()).alias("rejected"),
     )
     curated_df = to_curated(filter_valid(observed_df)).observe(written, F.count(F.lit(1)).alias("rows"))
-    write_table(curated_df, curated_uri(config, spec), spec.partition_by)
+    write_table(curated_df, curated_uri(config, spec), spec.partition_by, spec.plain_encoded)
     rows_read, rows_rejected = seen.get["rows"], seen.get["rejected"]
 
-    quarantine_df = to_quarantine(flagged_df, spec.raw_columns)
     if rows_rejected == 0:
         # Clean input costs one pass over the files: the quarantine is replaced by an empty one.
-        quarantine_df = spark.createDataFrame([], spec.quarantine_schema)
-    write_table(quarantine_df, quarantine_uri(config, spec))
-    by_reason = _count_by_reason(read_table(spark, quarantine_uri(config, spec), spec.quarantine_schema))
+        write_table(spark.createDataFrame([], spec.quarantine_schema), quarantine_uri(config, spec))
+        by_reason: dict[str, int] = {}
+    else:
+        write_table(to_quarantine(flagged_df, spec.raw_columns), quarantine_uri(config, spec))
+        by_reason = _count_by_reason(read_table(spark, quarantine_uri(config, spec), spec.quarantine_schema))
 
     return TableReport(
         table=spec.name,

@@ -33,7 +33,6 @@ CLUB_MEMBER_STATUSES = ("ACTIVE", "PRE-CREATE", "LEFT CLUB")
 NEWS_FREQUENCIES = ("NONE", "None", "Regularly", "Monthly")
 FLAG_TRUE_VALUES = ("1.0", "1")
 MIN_CUSTOMER_AGE, MAX_CUSTOMER_AGE = 16, 110
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _KNOWN = "_known"
 
 ARTICLE_INTEGER_COLUMNS = tuple(
@@ -133,17 +132,22 @@ def flag_transactions(
     # The pattern check keeps the cast honest: casts also accept "2020-9-1" or a time part.
     t_dat = F.col("t_dat").try_cast("date")
     price = F.col("price").try_cast("double")
+    customer_known = F.col(f"{_KNOWN}_customer").isNotNull()
+    article_known = F.col(f"{_KNOWN}_article").isNotNull()
+    # A known id is well formed: the dimension tables hold only validated ids. So the format
+    # regexes, the costliest rules (each converts the value to a Java string), run only for the
+    # few ids that are not known, to name the precise reason.
     rules = [
         _malformed_rule(),
         *missing_rules(TRANSACTIONS.raw_columns),
-        Rule("invalid_t_dat", ~F.col("t_dat").rlike(DATE_PATTERN) | t_dat.isNull()),
+        Rule("invalid_t_dat", ~_is_iso_date_text("t_dat") | t_dat.isNull()),
         Rule("t_dat_out_of_range", ~t_dat.between(F.lit(min_date), F.lit(max_date))),
-        Rule("invalid_customer_id", ~F.col("customer_id").rlike(HEX_64)),
-        Rule("invalid_article_id", ~F.col("article_id").rlike(ARTICLE_ID_PATTERN)),
+        Rule("invalid_customer_id", ~customer_known & ~F.col("customer_id").rlike(HEX_64)),
+        Rule("invalid_article_id", ~article_known & ~F.col("article_id").rlike(ARTICLE_ID_PATTERN)),
         Rule("invalid_price", price.isNull() | F.isnan(price) | (price <= 0) | (price > F.lit(max_price))),
         Rule("invalid_sales_channel_id", ~F.col("sales_channel_id").isin(*SALES_CHANNELS)),
-        Rule("unknown_customer_id", F.col(f"{_KNOWN}_customer").isNull()),
-        Rule("unknown_article_id", F.col(f"{_KNOWN}_article").isNull()),
+        Rule("unknown_customer_id", ~customer_known),
+        Rule("unknown_article_id", ~article_known),
     ]
     return (
         raw_df.transform(with_known_key("customer_id", known_customers_df, f"{_KNOWN}_customer"))
@@ -151,6 +155,14 @@ def flag_transactions(
         .transform(with_reject_reason(rules))
         .drop(f"{_KNOWN}_customer", f"{_KNOWN}_article")
     )
+
+
+def _is_iso_date_text(column: str) -> Column:
+    """The YYYY-MM-DD shape, checked by position rather than by a regex, which would convert every
+    value to a Java string. With the date cast it admits only real dates in that shape, or odd
+    years (+020-09-01) that the range rule then rejects."""
+    text = F.col(column)
+    return (F.length(text) == 10) & (F.substring(text, 5, 1) == "-") & (F.substring(text, 8, 1) == "-")
 
 
 def with_known_key(column: str, known_df: DataFrame, flag_column: str):
