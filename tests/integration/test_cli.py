@@ -31,9 +31,10 @@ def test_services_status_up_down(capsys, monkeypatch):
     # PostgreSQL runs as the `postgres` user, who cannot enter pytest's private tmp dirs.
     state_dir = Path(tempfile.mkdtemp(prefix="fashion-cli-"))
     state_dir.chmod(0o711)
-    postgres_port = free_port()
-    options = ["--set", f"paths.state_dir={state_dir}", "--set", f"services.moto_port={free_port()}",
-               "--set", f"services.postgres_port={postgres_port}", "--set", f"rds.port={postgres_port}"]
+    # Ports as a user moves them: the variables conf/local.yaml reads, so that clients follow.
+    monkeypatch.setenv("FASHION_MOTO_PORT", str(free_port()))
+    monkeypatch.setenv("FASHION_POSTGRES_PORT", str(free_port()))
+    options = ["--set", f"paths.state_dir={state_dir}"]
     try:
         assert main(["services", "up", *options]) == 0
         assert "credentials published to Secrets Manager" in capsys.readouterr().out
