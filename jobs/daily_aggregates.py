@@ -3,15 +3,13 @@
     spark-submit jobs/daily_aggregates.py --env emr --run-date 2020-09-23
 """
 import sys
-from datetime import date
 
-from fashion_pipeline.jobs import job_argument_parser, run_job
+from fashion_pipeline.jobs import run_date_parser, run_job
 from fashion_pipeline.pipelines.daily_aggregates import run_daily_aggregates
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = job_argument_parser("daily_aggregates")
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    parser = run_date_parser("daily_aggregates")
     return run_job("daily_aggregates", run_daily_aggregates, argv, parser)
 
 

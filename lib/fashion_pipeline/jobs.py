@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date
 from typing import Callable
 
 from fashion_pipeline.config import Config, ConfigError
@@ -16,6 +17,17 @@ def job_argument_parser(job_name: str) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog=job_name)
     add_config_options(parser)
+    return parser
+
+
+def add_run_date_option(parser: argparse.ArgumentParser, help_text: str = "YYYY-MM-DD: the day the run is for") -> None:
+    """--run-date, as Airflow passes `{{ ds }}` to every nightly job."""
+    parser.add_argument("--run-date", type=date.fromisoformat, required=True, help=help_text)
+
+
+def run_date_parser(job_name: str, help_text: str = "YYYY-MM-DD: the day the run is for") -> argparse.ArgumentParser:
+    parser = job_argument_parser(job_name)
+    add_run_date_option(parser, help_text)
     return parser
 
 

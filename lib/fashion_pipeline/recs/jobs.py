@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from functools import partial
 
-from fashion_pipeline.jobs import job_argument_parser
+from fashion_pipeline import jobs
+
+RUN_DATE_HELP = "YYYY-MM-DD: the last day of sales the run uses (inclusive)"
 
 
 def add_run_date_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--run-date", type=date.fromisoformat, required=True,
-        help="YYYY-MM-DD: the last day of sales the run uses (inclusive)",
-    )
+    jobs.add_run_date_option(parser, RUN_DATE_HELP)
 
 
-def run_date_parser(job_name: str) -> argparse.ArgumentParser:
-    parser = job_argument_parser(job_name)
-    add_run_date_option(parser)
-    return parser
+run_date_parser = partial(jobs.run_date_parser, help_text=RUN_DATE_HELP)

@@ -11,6 +11,8 @@ import argparse
 import sys
 from datetime import date
 
+from fashion_pipeline.jobs import add_run_date_option
+
 
 def add_store_commands(commands, add_config_options) -> None:
     store = commands.add_parser("store", help="the store's PostgreSQL database (local RDS)")
@@ -29,7 +31,7 @@ def add_store_commands(commands, add_config_options) -> None:
         ("data-quality", "data_quality", "run_data_quality", "run jobs/data_quality.py in this process"),
     ):
         job = commands.add_parser(name, help=about)
-        job.add_argument("--run-date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+        add_run_date_option(job)
         add_config_options(job)
         job.set_defaults(handler=_job_handler(module, function))
 
