@@ -72,8 +72,15 @@ class ManagedService(ABC):
         """Start the service in the background and return the pid to record."""
 
     def up(self) -> str:
-        if self.owned_pid() is not None and self.is_healthy():
-            return f"{self.name}: already running at {self.address}"
+        running_pid = self.owned_pid()
+        if running_pid is not None:
+            # Ours and alive: a busy server may answer slowly, which is no reason to start another.
+            if self._wait_until_healthy(running_pid):
+                return f"{self.name}: already running at {self.address}"
+            raise ServiceError(
+                f"{self.name}: pid {running_pid} runs but does not answer at {self.address}; "
+                f"see {self.log_file}, or restart it with `fashion services down`"
+            )
         if _port_in_use(self.port):
             raise ServiceError(
                 f"{self.name}: port {self.port} is taken by a process this project did not start; "
@@ -82,16 +89,21 @@ class ManagedService(ABC):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         pid = self.start_process()
         self.pid_file.write_text(str(pid))
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.is_healthy():
-                return f"{self.name}: started at {self.address} (pid {pid})"
-            if not _pid_alive(pid):
-                break
-            time.sleep(0.2)
+        if self._wait_until_healthy(pid):
+            return f"{self.name}: started at {self.address} (pid {pid})"
         tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
         self.down()
         raise ServiceError(f"{self.name}: did not become healthy; log {self.log_file}:\n{tail}")
+
+    def _wait_until_healthy(self, pid: int) -> bool:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.is_healthy():
+                return True
+            if not _pid_alive(pid):
+                return False
+            time.sleep(0.2)
+        return False
 
     def down(self) -> str:
         pid = self.owned_pid()
@@ -142,7 +154,8 @@ class MotoService(ManagedService):
 
     def is_healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.address}/moto-api/data.json", timeout=2) as reply:
+            # The dashboard page is static; data.json would serialise every emulated resource.
+            with urllib.request.urlopen(f"{self.address}/moto-api/", timeout=2) as reply:
                 return reply.status == 200
         except OSError:
             return False
