@@ -5,7 +5,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from fashion_pipeline.schemas import INGEST_DATE, SOURCE_FILE, TableSpec
+from fashion_pipeline.schemas import CORRUPT_RECORD, INGEST_DATE, SOURCE_FILE, TableSpec
 
 INGEST_DATE_IN_PATH = r"ingest_date=(\d{4}-\d{2}-\d{2})"
 
@@ -16,7 +16,7 @@ def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str]) -> DataF
         spark.read.schema(spec.raw_schema)
         .option("header", "true")
         .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", "_corrupt_record")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         # RFC 4180 quoting ("" inside quotes), as H&M and every CSV writer we meet produce it.
         .option("quote", '"')
         .option("escape", '"')
@@ -27,9 +27,7 @@ def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str]) -> DataF
         # Descriptions may hold quoted line breaks; only the small dimension files need this.
         .option("multiLine", "true" if spec.primary_key else "false")
     )
-    raw_df = reader.csv(uris) if uris else spark.createDataFrame([], spec.raw_schema)
-    source_file = F.col("_metadata.file_path") if uris else F.lit(None).cast("string")
-    return raw_df.withColumn(SOURCE_FILE, source_file).withColumn(
+    return reader.csv(uris).withColumn(SOURCE_FILE, F.col("_metadata.file_path")).withColumn(
         INGEST_DATE, F.regexp_extract(F.col(SOURCE_FILE), INGEST_DATE_IN_PATH, 1)
     )
 

@@ -156,5 +156,4 @@ TRANSACTIONS = TableSpec(
 )
 
 HM_TABLES = (ARTICLES, CUSTOMERS, TRANSACTIONS)
-HM_TABLES_BY_NAME = {spec.name: spec for spec in HM_TABLES}
 HM_TABLES_BY_FILE = {spec.raw_file: spec for spec in HM_TABLES}

@@ -18,6 +18,7 @@ from fashion_pipeline.schemas import (
 from fashion_pipeline.transforms.validation import (
     HEX_64,
     Rule,
+    filter_rejected,
     missing_rules,
     not_integer,
     outside,
@@ -203,9 +204,7 @@ def to_curated_transactions(valid_df: DataFrame) -> DataFrame:
 
 def to_quarantine(flagged_df: DataFrame, raw_columns: tuple[str, ...]) -> DataFrame:
     """Rejected rows exactly as they arrived, with where they came from and why."""
-    return flagged_df.filter(F.col(REJECT_REASON).isNotNull()).select(
-        *raw_columns, CORRUPT_RECORD, SOURCE_FILE, INGEST_DATE, REJECT_REASON
-    )
+    return filter_rejected(flagged_df).select(*raw_columns, CORRUPT_RECORD, SOURCE_FILE, INGEST_DATE, REJECT_REASON)
 
 
 def _row_order(raw_columns: tuple[str, ...]) -> list[Column]:
