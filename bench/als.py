@@ -80,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     from fashion_pipeline.recs import signals
     from fashion_pipeline.recs.metrics import mean_average_precision_at_k
     from fashion_pipeline.recs.model import build_context, train_als
-    from fashion_pipeline.recs.pipeline import read_curated
+    from fashion_pipeline.recs.recommend import read_sales_and_customers
     from fashion_pipeline.recs.scoring import SCORED_USERS_SCHEMA, score_block, score_user_batches
     from fashion_pipeline.spark import build_spark
 
     spark = build_spark("bench_als", config)
     build_lake(config, args.scale, args.seed, work / "generated", spark)
-    transactions_df, _ = read_curated(spark, config)
+    transactions_df, _ = read_sales_and_customers(spark, config)
     last_day = transactions_df.agg(F.max("t_dat")).first()[0]
     recs = config.recs
     train_until = last_day - timedelta(days=recs.holdout_days)

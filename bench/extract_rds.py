@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from fashion_pipeline.config import load_config  # noqa: E402
 from fashion_pipeline.services import free_port  # noqa: E402
+from fashion_pipeline.services.postgres import PostgresService  # noqa: E402
 from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE, resolve_rds_connection  # noqa: E402
 from fashion_pipeline.store.database import apply_migrations, connect  # noqa: E402
-from fashion_pipeline.store.postgres_service import PostgresService  # noqa: E402
 
 RUN_DATE = date(2020, 9, 23)
 N_CUSTOMERS, N_ARTICLES = 20_000, 5_000

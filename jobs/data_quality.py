@@ -2,16 +2,16 @@
 check fails (after writing every result and alerting Slack).
 
     spark-submit --jars /usr/share/java/postgresql.jar jobs/data_quality.py --env emr --run-date 2020-09-23
+
+The logic is fashion_pipeline.pipelines.data_quality; this file only hands it the command line.
 """
 import sys
 
-from fashion_pipeline.jobs import run_date_parser, run_job
-from fashion_pipeline.pipelines.data_quality import run_data_quality
+from fashion_pipeline.jobs import run_job
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = run_date_parser("data_quality")
-    return run_job("data_quality", run_data_quality, argv, parser)
+    return run_job("data_quality", argv)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,16 @@
 """spark-submit entry point: one run date's recommendations and neighbours into DynamoDB.
 
-    spark-submit jobs/load_recommendations.py --env local --run-date 2020-09-22
+    spark-submit jobs/load_recommendations.py --env emr --run-date 2020-09-22
+
+The logic is fashion_pipeline.pipelines.load_recommendations; this file only hands it the command line.
 """
 import sys
 
 from fashion_pipeline.jobs import run_job
-from fashion_pipeline.recs.jobs import run_date_parser
-from fashion_pipeline.recs.serving import run_load_recommendations
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("load_recommendations", run_load_recommendations, argv, parser=run_date_parser("load_recommendations"))
+    return run_job("load_recommendations", argv)
 
 
 if __name__ == "__main__":

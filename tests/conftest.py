@@ -53,22 +53,18 @@ def aws_config(config: Config, moto_service: MotoService) -> Config:
 
 
 @pytest.fixture(scope="session")
-def postgres_service():
-    """One PostgreSQL cluster for the run, in a state dir the `postgres` user can enter
-    (pytest's own tmp dirs are private to root)."""
-    import shutil
-    import tempfile
-    from pathlib import Path
+def postgres_service(tmp_path_factory):
+    """One PostgreSQL cluster for the run. Its state dir is pytest's own, private to the user
+    running the tests, as a clone in a home directory is."""
+    from fashion_pipeline.services import PostgresService
 
-    from fashion_pipeline.store.postgres_service import PostgresService
-
-    state_dir = Path(tempfile.mkdtemp(prefix="fashion-tests-pg-"))
-    state_dir.chmod(0o711)
+    state_dir = tmp_path_factory.mktemp("pg-state")
+    state_dir.chmod(0o700)
     service = PostgresService(state_dir, free_port(), database="fashion_tests")
     service.up()
     yield service
     service.down()
-    shutil.rmtree(state_dir, ignore_errors=True)
+    service.remove_data()
 
 
 @pytest.fixture
@@ -77,7 +73,11 @@ def store_config(config: Config, postgres_service, monkeypatch) -> Config:
     environment, as an operator would set them."""
     import uuid
 
-    from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE, resolve_rds_connection
+    from fashion_pipeline.store.credentials import (
+        PASSWORD_VARIABLE,
+        USER_VARIABLE,
+        resolve_rds_connection,
+    )
     from fashion_pipeline.store.database import apply_migrations
 
     database = f"store_{uuid.uuid4().hex[:12]}"

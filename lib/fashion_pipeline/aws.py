@@ -2,6 +2,7 @@
 on 127.0.0.1 locally and to AWS on EMR (where endpoint_url is null and the instance role signs)."""
 from __future__ import annotations
 
+import json
 import os
 from urllib.parse import urlparse
 
@@ -9,6 +10,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import PipelineError
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.
@@ -36,3 +38,42 @@ def aws_client_from_settings(service: str, region: str, endpoint_url: str | None
         config=BotoConfig(retries={"max_attempts": max_attempts, "mode": "adaptive"}),
         **credentials,
     )
+
+
+class SecretError(PipelineError):
+    """A secret cannot be read: missing, unreachable, or not in the expected form."""
+
+
+def read_secret_string(config: Config, secret_id: str) -> str:
+    """The SecretString of `secret_id`; errors name the secret, never its value."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        reply = aws_client("secretsmanager", config).get_secret_value(SecretId=secret_id)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise SecretError(f"cannot read secret {secret_id} ({code})") from None
+    except BotoCoreError as error:
+        raise SecretError(f"cannot reach Secrets Manager for {secret_id}: {error}") from None
+    return reply.get("SecretString", "")
+
+
+def read_secret_json(config: Config, secret_id: str) -> dict:
+    text = read_secret_string(config, secret_id)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise SecretError(f"secret {secret_id} is not a JSON object")
+    return value
+
+
+def put_secret_json(config: Config, secret_id: str, value: dict) -> None:
+    """Create or replace a JSON secret (the local stack publishes its generated passwords so)."""
+    client = aws_client("secretsmanager", config)
+    text = json.dumps(value)
+    try:
+        client.put_secret_value(SecretId=secret_id, SecretString=text)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_secret(Name=secret_id, SecretString=text)

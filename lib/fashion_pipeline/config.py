@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fashion_pipeline.errors import PipelineError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "FASHION__"
 PATH_SHORTCUTS = {
@@ -27,8 +29,10 @@ PATH_SHORTCUTS = {
 _PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}")
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """The configuration cannot be loaded: missing file, unknown key, bad value."""
+
+    exit_code = 2
 
 
 class _Section(BaseModel):

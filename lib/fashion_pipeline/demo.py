@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 
 from fashion_pipeline.config import Config, join_uri
+from fashion_pipeline.console import demo_step, say
 
 DEMO_INGEST_DATE = date(2020, 9, 23)  # the day after H&M's last transaction
 EXAMPLE_QUERY = """
@@ -23,58 +23,49 @@ LIMIT 8
 """
 
 
-def _step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.monotonic()
-
-
-def _done(started: float) -> None:
-    print(f"   ({time.monotonic() - started:.1f} s)", flush=True)
-
-
 def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     from fashion_pipeline.generate import generate_hm
     from fashion_pipeline.landing import land_directory
-    from fashion_pipeline.lake import read_table
-    from fashion_pipeline.pipelines.partition_raw import curated_uri, run_partition_raw
-    from fashion_pipeline.schemas import ARTICLES, TRANSACTIONS
-    from fashion_pipeline.services import local_services
+    from fashion_pipeline.pipelines.partition_raw import run_partition_raw
+    from fashion_pipeline.services import after_services_up, local_services
     from fashion_pipeline.spark import build_spark
     from fashion_pipeline.storage import storage_for
+    from fashion_pipeline.tables import (
+        ARTICLES_TABLE,
+        TRANSACTIONS_TABLE,
+        read_lake_table,
+    )
 
     storage = storage_for(config)
 
-    started = _step("1. local services")
-    for service in local_services(config):
-        print("   " + service.up())
-    _done(started)
+    with demo_step("1. local services"):
+        services = local_services(config)
+        for service in services:
+            say(service.up())
+        for line in after_services_up(config, services):
+            say(line)
 
     generated_dir = Path(config.paths.state_dir) / "generated" / f"{scale}-seed{seed}"
-    started = _step(f"2. generate H&M-schema data (scale={scale}, seed={seed}) -> {generated_dir}")
-    truth_manifest = generated_dir / "_truth" / "manifest.json"
-    if truth_manifest.is_file():
-        print("   already generated: same scale and seed give the same bytes, reusing them")
-    else:
-        print("   " + generate_hm(scale=scale, seed=seed, out_dir=generated_dir, progress=False).summary().replace("\n", "\n   "))
-    _done(started)
+    with demo_step(f"2. generate H&M-schema data (scale={scale}, seed={seed}) -> {generated_dir}"):
+        if (generated_dir / "_truth" / "manifest.json").is_file():
+            say("already generated: same scale and seed give the same bytes, reusing them")
+        else:
+            say(generate_hm(scale=scale, seed=seed, out_dir=generated_dir, progress=False).summary())
 
-    started = _step(f"3. land raw files -> {join_uri(config.paths.raw_root, 'hm')}")
-    for outcome in land_directory(generated_dir, config.paths.raw_root, DEMO_INGEST_DATE, storage):
-        print("   " + outcome.line())
-    _done(started)
+    with demo_step(f"3. land raw files -> {join_uri(config.paths.raw_root, 'hm')}"):
+        for outcome in land_directory(generated_dir, config.paths.raw_root, DEMO_INGEST_DATE, storage):
+            say(outcome.line())
 
-    started = _step("4. partition_raw: validate, type, partition -> curated Parquet")
-    spark = build_spark("demo", config)
-    report = run_partition_raw(spark, config, storage)
-    print("   " + report.summary().replace("\n", "\n   "))
-    _done(started)
+    with demo_step("4. partition_raw: validate, type, partition -> curated Parquet"):
+        spark = build_spark("demo", config)
+        report = run_partition_raw(spark, config, storage)
+        say(report.summary())
 
-    started = _step("5. example query over the curated Parquet (Spark SQL; the same runs in Athena)")
-    read_table(spark, curated_uri(config, TRANSACTIONS)).createOrReplaceTempView("transactions")
-    read_table(spark, curated_uri(config, ARTICLES)).createOrReplaceTempView("articles")
-    print("   " + EXAMPLE_QUERY.strip().replace("\n", "\n   "))
-    spark.sql(EXAMPLE_QUERY).show(truncate=False)
-    _done(started)
+    with demo_step("5. example query over the curated Parquet (Spark SQL; the same runs in Athena)"):
+        read_lake_table(spark, config, TRANSACTIONS_TABLE).createOrReplaceTempView("transactions")
+        read_lake_table(spark, config, ARTICLES_TABLE).createOrReplaceTempView("articles")
+        say(EXAMPLE_QUERY.strip())
+        spark.sql(EXAMPLE_QUERY).show(truncate=False)
 
     from fashion_pipeline.recs.demo import run_recs_demo
     from fashion_pipeline.store.demo import run_store_demo
@@ -95,10 +86,10 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         ("generator truth", str(generated_dir / "_truth")),
         ("service logs", config.paths.state_dir),
     ]:
-        print(f"   {label:<16} {uri}")
-    print("   services keep running for you; stop them with: .venv/bin/fashion services down")
+        say(f"{label:<16} {uri}")
+    say("services keep running for you; stop them with: .venv/bin/fashion services down")
     if recs_summary.get("shown_user"):
-        print(f"   show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
+        say(f"show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
     tables = {t.table: t.rows_written for t in report.tables}
     print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary}))
     return 0

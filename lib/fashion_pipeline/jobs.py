@@ -1,71 +1,141 @@
-"""What every spark-submit entry point shares: arguments, configuration, session, exit code."""
+"""What every job shares, whether spark-submit runs it (`jobs/<name>.py`, an EMR step) or the
+`fashion` command line does (in this process): options, configuration, the session, one-line
+failures and the exit code.
+
+A job `<name>` is the module `fashion_pipeline.pipelines.<name>`, which provides
+`run_<name>(spark, config, storage, **options)` and, when the job takes options of its own,
+`add_arguments(parser)`. The job file, the EMR step, the Airflow task and the pipeline module all
+carry that one name.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
-import sys
 from datetime import date
-from typing import Callable
+from types import ModuleType
+from typing import Any
 
-from fashion_pipeline.config import Config, ConfigError
+from fashion_pipeline.config import Config, ConfigError, load_config
+from fashion_pipeline.errors import run_reporting_failures
 
-log = logging.getLogger("fashion_pipeline")
-
-
-def job_argument_parser(job_name: str) -> argparse.ArgumentParser:
-    from fashion_pipeline.cli import add_config_options
-
-    parser = argparse.ArgumentParser(prog=job_name)
-    add_config_options(parser)
-    return parser
+CONFIG_OPTIONS = ("env", "raw_root", "lake_root", "set")
+RUN_DATE_HELP = "YYYY-MM-DD: the day the run is for (Airflow passes {{ ds }})"
 
 
-def add_run_date_option(parser: argparse.ArgumentParser, help_text: str = "YYYY-MM-DD: the day the run is for") -> None:
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line (argparse prints usage and the error),
+    and can add a subcommand's options when that subcommand is first used (`on_first_use`), so
+    that building the whole CLI imports no pipeline (and no pyspark)."""
+
+    def __init__(self, *args, on_first_use=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_first_use = on_first_use
+
+    def _complete(self) -> None:
+        if self._on_first_use is not None:
+            complete, self._on_first_use = self._on_first_use, None
+            complete(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._complete()
+        namespace, rest = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "_prog"):  # the innermost subcommand parses first
+            namespace._prog = self.prog
+        return namespace, rest
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", help="configuration to load from conf/<env>.yaml (default: local)")
+    parser.add_argument("--raw-root", help="where raw files are landed (path or s3:// URI)")
+    parser.add_argument("--lake-root", help="root of the curated lake (path or s3:// URI)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override any configuration value, e.g. --set spark.shuffle_partitions=4",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {"paths.raw_root": args.raw_root, "paths.lake_root": args.lake_root}
+    for assignment in args.set:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {assignment!r}")
+        overrides[key] = value
+    return load_config(env=args.env, overrides=overrides)
+
+
+def iso_date(text: str) -> date:
+    """argparse type for YYYY-MM-DD, with a message that says what was expected."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def add_run_date_option(parser: argparse.ArgumentParser, help_text: str = RUN_DATE_HELP) -> None:
     """--run-date, as Airflow passes `{{ ds }}` to every nightly job."""
-    parser.add_argument("--run-date", type=date.fromisoformat, required=True, help=help_text)
+    parser.add_argument("--run-date", type=iso_date, required=True, help=help_text)
 
 
-def run_date_parser(job_name: str, help_text: str = "YYYY-MM-DD: the day the run is for") -> argparse.ArgumentParser:
-    parser = job_argument_parser(job_name)
-    add_run_date_option(parser, help_text)
+def pipeline_module(job_name: str) -> ModuleType:
+    return importlib.import_module(f"fashion_pipeline.pipelines.{job_name}")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser, job_name: str) -> None:
+    """The job's own options (if any), then the configuration options every job takes."""
+    add_arguments = getattr(pipeline_module(job_name), "add_arguments", None)
+    if add_arguments is not None:
+        add_arguments(parser)
+    add_config_options(parser)
+
+
+def job_parser(job_name: str) -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(prog=job_name, description=pipeline_module(job_name).__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_job_arguments(parser, job_name)
     return parser
 
 
-def run_job(
-    job_name: str,
-    pipeline: Callable,
-    argv: list[str] | None = None,
-    parser: argparse.ArgumentParser | None = None,
-) -> int:
-    """Parse the job's arguments, then `run_job_with_args`."""
-    parser = parser or job_argument_parser(job_name)
-    return run_job_with_args(job_name, pipeline, parser.parse_args(argv))
+def run_job(job_name: str, argv: list[str] | None = None) -> int:
+    """The whole of a spark-submit entry point (jobs/<name>.py): parse, run, report; the exit code."""
+    args = job_parser(job_name).parse_args(argv)
+    return run_reporting_failures(job_name, lambda: run_job_with_args(job_name, args))
 
 
-def run_job_with_args(job_name: str, pipeline: Callable, args: argparse.Namespace) -> int:
-    """Configure, build the session, run `pipeline(spark, config, storage, **job_args)`.
-
-    Returns 0 on success; a known failure prints one line to stderr and returns 1, configuration
-    errors return 2, so an EMR step or Airflow task fails with a readable reason.
-    """
-    from fashion_pipeline.cli import config_from_args
+def run_job_with_args(job_name: str, args: argparse.Namespace) -> int:
+    """Configure, build the session, run the pipeline and print its summary. Failures propagate
+    (the caller reports them as one line)."""
     from fashion_pipeline.spark import build_spark
     from fashion_pipeline.storage import storage_for
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    try:
-        config: Config = config_from_args(args)
-    except ConfigError as error:
-        print(f"{job_name}: configuration error: {error}", file=sys.stderr)
-        return 2
-    job_args = {k: v for k, v in vars(args).items() if k not in {"env", "raw_root", "lake_root", "set", "handler", "command"}}
+    config = config_from_args(args)
+    pipeline = getattr(pipeline_module(job_name), f"run_{job_name}")
+    # Dests of the CLI's own levels (subcommand names, handlers) start with "_".
+    options = {k: v for k, v in vars(args).items() if k not in CONFIG_OPTIONS and not k.startswith("_")}
     spark = build_spark(job_name, config)
-    try:
-        result = pipeline(spark, config, storage_for(config), **job_args)
-    except (RuntimeError, ValueError) as error:
-        print(f"{job_name}: failed: {error}", file=sys.stderr)
-        return 1
+    result = pipeline(spark, config, storage_for(config), **options)
     if hasattr(result, "summary"):
-        print(result.summary())
+        print(result.summary(), flush=True)
     return 0
+
+
+def job_command(commands, job_name: str, help_text: str, command: str | None = None) -> None:
+    """Register a `fashion` subcommand that runs the job `job_name` in this process."""
+
+    def complete(parser: argparse.ArgumentParser) -> None:
+        parser.description = pipeline_module(job_name).__doc__
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        add_job_arguments(parser, job_name)
+        parser.set_defaults(_handler=lambda args: run_job_with_args(job_name, args))
+
+    commands.add_parser(command or job_name.replace("_", "-"), help=help_text, on_first_use=complete)

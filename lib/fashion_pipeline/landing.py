@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from fashion_pipeline.config import join_uri
+from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.schemas import HM_TABLES_BY_FILE, TableSpec
 from fashion_pipeline.storage import Storage
 
@@ -21,7 +22,7 @@ HASH_CHUNK_BYTES = 8 * 1024 * 1024
 SHORT_HASH = 12
 
 
-class LandingError(ValueError):
+class LandingError(PipelineError, ValueError):
     """A file cannot be landed: unknown name, wrong header, nothing to land."""
 
 

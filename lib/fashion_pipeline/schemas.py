@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DateType,
     DoubleType,
@@ -157,3 +158,30 @@ TRANSACTIONS = TableSpec(
 
 HM_TABLES = (ARTICLES, CUSTOMERS, TRANSACTIONS)
 HM_TABLES_BY_FILE = {spec.raw_file: spec for spec in HM_TABLES}
+
+
+# ---- recommendations (recs/) -------------------------------------------------------------------
+RECOMMENDED_ITEM = StructType([
+    StructField("article_id", StringType(), True),
+    StructField("score", DoubleType(), True),
+    StructField("reason", StringType(), True),
+])
+NEIGHBOR_ITEM = StructType([
+    StructField("article_id", StringType(), True),
+    StructField("score", DoubleType(), True),
+])
+RECOMMENDATIONS_SCHEMA = _fields(
+    ("customer_id", StringType(), False),
+    ("items", ArrayType(RECOMMENDED_ITEM), False),
+    ("cold_start", BooleanType(), False),
+    ("model_version", StringType(), False),
+    ("generated_at", StringType(), False),
+    ("run_date", DateType(), False),
+)
+ITEM_NEIGHBORS_SCHEMA = _fields(
+    ("article_id", StringType(), False),
+    ("neighbors", ArrayType(NEIGHBOR_ITEM), False),
+    ("model_version", StringType(), False),
+    ("generated_at", StringType(), False),
+    ("run_date", DateType(), False),
+)

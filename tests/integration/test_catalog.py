@@ -3,8 +3,8 @@ import sqlglot
 
 from fashion_pipeline.aws import aws_client
 from fashion_pipeline.catalog.glue import athena_ddl, sync_catalog
-from fashion_pipeline.catalog.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME
 from fashion_pipeline.store.schemas import ORDERS_SCHEMA
+from fashion_pipeline.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME
 
 
 def test_sync_creates_then_updates_tables_matching_the_schemas(aws_config):

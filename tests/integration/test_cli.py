@@ -21,16 +21,12 @@ def test_land_refuses_a_directory_without_hm_files(tmp_path, capsys):
     assert "nothing to land" in capsys.readouterr().err
 
 
-def test_services_status_up_down(capsys, monkeypatch):
-    import shutil
-    import tempfile
-    from pathlib import Path
-
+def test_services_status_up_down(tmp_path, capsys, monkeypatch):
     from fashion_pipeline.services import free_port
 
-    # PostgreSQL runs as the `postgres` user, who cannot enter pytest's private tmp dirs.
-    state_dir = Path(tempfile.mkdtemp(prefix="fashion-cli-"))
-    state_dir.chmod(0o711)
+    # A state dir only its owner may enter, like a clone in a home directory.
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
     # Ports as a user moves them: the variables conf/local.yaml reads, so that clients follow.
     monkeypatch.setenv("FASHION_MOTO_PORT", str(free_port()))
     monkeypatch.setenv("FASHION_POSTGRES_PORT", str(free_port()))
@@ -45,9 +41,11 @@ def test_services_status_up_down(capsys, monkeypatch):
     assert capsys.readouterr().out.count("stopped (pid") == 2
     assert main(["services", "status", *options]) == 0
     assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["stopped", "stopped"]
-    shutil.rmtree(state_dir, ignore_errors=True)
+    assert main(["services", "clean", *options]) == 0
+    assert "removed" in capsys.readouterr().out
 
 
 def test_bad_configuration_is_exit_code_2(capsys):
     assert main(["services", "status", "--set", "spark.no_such_key=1"]) == 2
-    assert "configuration error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("fashion services: invalid configuration") and "spark.no_such_key" in err and err.count("\n") == 1

@@ -9,16 +9,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from fashion_pipeline.lake import read_table
-from fashion_pipeline.pipelines.extract_rds import (
-    ORDER_ITEMS_TABLE,
-    ORDERS_QUARANTINE_TABLE,
-    ORDERS_TABLE,
-    STORE_CUSTOMERS_TABLE,
-    run_extract_rds,
-)
+from fashion_pipeline.pipelines.extract_rds import run_extract_rds
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.credentials import PASSWORD_VARIABLE
 from fashion_pipeline.store.database import StoreUnavailableError
+from fashion_pipeline.tables import ORDER_ITEMS_TABLE, ORDERS_QUARANTINE_TABLE, ORDERS_TABLE, STORE_CUSTOMERS_TABLE
 from tests.store_rows import ARTICLE_IDS, CUSTOMERS, at, insert_order, seed_reference_rows, set_quantity, set_status
 
 DAY_1, DAY_3 = "2020-09-21", "2020-09-23"
@@ -40,13 +35,13 @@ def _extract(spark, config, day: str):
 
 
 def _rows(spark, config, table):
-    return read_table(spark, config.paths.lake(table))
+    return read_table(spark, table.uri(config))
 
 
 def _lake_state(spark, config):
     state = {}
     for table in (ORDERS_TABLE, ORDER_ITEMS_TABLE):
-        state[table] = sorted(tuple(str(v) for v in r) for r in _rows(spark, config, table).collect())
+        state[table.name] = sorted(tuple(str(v) for v in r) for r in _rows(spark, config, table).collect())
     files = sorted(str(p.relative_to(config.paths.lake_root)).rsplit("/", 1)[0]
                    for p in Path(config.paths.lake_root, "curated").rglob("*.parquet"))
     return state, files
@@ -130,14 +125,15 @@ def test_unreachable_database_fails_the_job_with_one_line(store_config, capsys):
                  "--set", "spark.shuffle_partitions=2", "--set", "rds.connect_timeout_s=2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert len(err) == 1 and err[0].startswith("extract_rds: failed: cannot read from PostgreSQL") and "refused" in err[0]
+    assert len(err) == 1 and err[0].startswith("fashion extract-rds: cannot read from PostgreSQL") and "refused" in err[0]
+    assert err[0].endswith("start the local services with `fashion services up`")
     assert not Path(store_config.paths.lake("curated")).exists()
 
 
 def test_credentials_come_from_secrets_manager_and_stay_out_of_plans(spark, store_config, aws_config, postgres_service, monkeypatch):
+    from fashion_pipeline.services.postgres import publish_local_rds_secret
     from fashion_pipeline.store.credentials import USER_VARIABLE, resolve_rds_connection
     from fashion_pipeline.store.jdbc import JdbcSource
-    from fashion_pipeline.store.postgres_service import publish_local_rds_secret
     from fashion_pipeline.store.schemas import SOURCE_ORDERS_SCHEMA
 
     config = store_config.with_overrides({"aws.endpoint_url": aws_config.aws.endpoint_url})

@@ -12,13 +12,14 @@ from pyspark.sql import functions as F
 
 from fashion_pipeline.catalog.local_query import run_athena_file, run_athena_sql
 from fashion_pipeline.lake import read_table, write_table
-from fashion_pipeline.pipelines.daily_aggregates import SALES_DAILY_TABLE, TOP_SELLERS_TABLE, run_daily_aggregates
+from fashion_pipeline.pipelines.daily_aggregates import run_daily_aggregates
 from fashion_pipeline.pipelines.data_quality import DataQualityFailure, run_data_quality
-from fashion_pipeline.pipelines.extract_rds import ORDERS_TABLE, run_extract_rds
+from fashion_pipeline.pipelines.extract_rds import run_extract_rds
 from fashion_pipeline.quality.alerts import WEBHOOK_VARIABLE
 from fashion_pipeline.quality.checks import load_sql_checks
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.schemas import ORDERS_SCHEMA, SALES_DAILY_SCHEMA, TOP_SELLERS_SCHEMA
+from fashion_pipeline.tables import ORDERS_TABLE, SALES_DAILY_TABLE, TOP_SELLERS_TABLE
 from tests.store_rows import ARTICLE_IDS, CUSTOMERS, at, insert_order, seed_reference_rows, set_status
 
 RUN_DAY = "2020-09-21"
@@ -79,9 +80,9 @@ def test_nightly_tables_checks_and_alerts(spark, nightly, slack):
     storage = storage_for(config)
 
     # ---- aggregates: declared schemas, net sales only
-    sales = read_table(spark, lake(SALES_DAILY_TABLE))
+    sales = read_table(spark, SALES_DAILY_TABLE.uri(config))
     assert _columns(sales.schema) == _columns(SALES_DAILY_SCHEMA)
-    assert _columns(read_table(spark, lake(TOP_SELLERS_TABLE)).schema) == _columns(TOP_SELLERS_SCHEMA)
+    assert _columns(read_table(spark, TOP_SELLERS_TABLE.uri(config)).schema) == _columns(TOP_SELLERS_SCHEMA)
     by_channel = {r.dimension_value: (r.units, r.revenue, r.orders, r.customers)
                   for r in sales.filter((F.col("sales_date") == RUN_DATE) & (F.col("dimension") == "channel")).collect()}
     assert by_channel == {
@@ -114,12 +115,12 @@ def test_nightly_tables_checks_and_alerts(spark, nightly, slack):
     assert set(answers["rfm_mix"].segment) and answers["rfm_mix"].customers.sum() == 3
 
     # ---- break the lake: a copy of order 1 in another partition, an order for a stranger
-    orders = read_table(spark, lake(ORDERS_TABLE), ORDERS_SCHEMA)
+    orders = read_table(spark, ORDERS_TABLE.uri(config), ORDERS_SCHEMA)
     copy = orders.filter("order_id = 1").withColumn("order_date", F.lit(date(2020, 9, 20)))
     stranger = orders.filter("order_id = 3").withColumn("order_id", F.lit(99).cast("long")).withColumn("customer_id", F.lit("e" * 64))
-    write_table(copy.unionByName(stranger.withColumn("order_date", F.lit(date(2020, 9, 20)))), lake(ORDERS_TABLE), ("order_date",))
+    write_table(copy.unionByName(stranger.withColumn("order_date", F.lit(date(2020, 9, 20)))), ORDERS_TABLE.uri(config), ("order_date",))
     write_table(orders.filter("order_date = DATE'2020-09-21' AND order_id <> 2").unionByName(
-        stranger.withColumn("status", F.lit("lost"))), lake(ORDERS_TABLE), ("order_date",))
+        stranger.withColumn("status", F.lit("lost"))), ORDERS_TABLE.uri(config), ("order_date",))
 
     with pytest.raises(DataQualityFailure) as failure:
         run_data_quality(spark, config, storage, RUN_DATE)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fashion_pipeline.landing import land_directory
 from fashion_pipeline.lake import read_table
+from fashion_pipeline.landing import land_directory
 from fashion_pipeline.pipelines.partition_raw import NothingLandedError, run_partition_raw
 from fashion_pipeline.schemas import TRANSACTIONS_COLUMNS
 from fashion_pipeline.storage import storage_for
@@ -146,4 +146,6 @@ def test_job_exits_non_zero_with_one_line_when_nothing_landed(config, capsys):
     code = main(["partition-raw", "--env", "local", "--raw-root", config.paths.raw_root,
                  "--lake-root", config.paths.lake_root, "--set", "spark.shuffle_partitions=2"])
     assert code == 1
-    assert "partition_raw: failed: no articles landed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("fashion partition-raw: no articles landed under") and err.endswith("run `fashion land` first\n")
+    assert err.count("\n") == 1

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 
 from fashion_pipeline.generate import generate_hm
-from fashion_pipeline.landing import land_directory
 from fashion_pipeline.lake import read_table
+from fashion_pipeline.landing import land_directory
 from fashion_pipeline.pipelines.partition_raw import run_partition_raw
 from fashion_pipeline.storage import storage_for
 

@@ -1,11 +1,12 @@
 """The local RDS: PostgreSQL started by the project, private to 127.0.0.1 and one password."""
+import os
+import pwd
 import stat
 
 import psycopg
 import pytest
 
 from fashion_pipeline.store.database import apply_migrations, migrations
-from fashion_pipeline.store.postgres_service import scram_sha256_verifier
 
 
 def _connect(service, password, database="fashion_tests"):
@@ -28,10 +29,24 @@ def test_running_private_and_idempotent(postgres_service):
     assert postgres_service.app_credentials()["password"] not in log
 
 
-def test_scram_verifier_has_postgres_layout():
-    verifier = scram_sha256_verifier("secret", salt=b"0123456789abcdef")
-    assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$")
-    assert "secret" not in verifier and verifier.count(":") == 2
+def test_only_a_scram_verifier_is_stored(postgres_service):
+    with psycopg.connect(postgres_service.admin_dsn()) as admin:
+        stored = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'fashion_app'").fetchone()[0]
+    assert stored.startswith("SCRAM-SHA-256$4096:")
+    assert postgres_service.app_credentials()["password"] not in stored
+
+
+def test_cluster_lives_where_the_server_user_can_reach(postgres_service, tmp_path_factory):
+    # The state dir is pytest's, private to whoever runs the tests (mode 700 when root).
+    assert postgres_service.cluster_record.read_text().strip() == str(postgres_service.cluster_dir)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        assert postgres_service.state_dir not in postgres_service.cluster_dir.parents
+        for directory in (postgres_service.data_dir, postgres_service.socket_dir):
+            info = directory.stat()
+            assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (owner.pw_uid, 0o700)
+    else:
+        assert postgres_service.cluster_dir == postgres_service.home
 
 
 def test_migrations_apply_once_in_order(store_config):

@@ -16,10 +16,11 @@ from fashion_pipeline.config import load_config  # noqa: E402
 from fashion_pipeline.generate import generate_hm  # noqa: E402
 from fashion_pipeline.lake import read_table  # noqa: E402
 from fashion_pipeline.landing import land_directory  # noqa: E402
+from fashion_pipeline.pipelines.evaluate_recs import run_evaluate_recs  # noqa: E402
 from fashion_pipeline.pipelines.partition_raw import run_partition_raw  # noqa: E402
-from fashion_pipeline.recs.evaluation import run_recs_evaluation  # noqa: E402
-from fashion_pipeline.recs.pipeline import recs_uri, run_train_als  # noqa: E402
+from fashion_pipeline.pipelines.train_als import run_train_als  # noqa: E402
 from fashion_pipeline.storage import storage_for  # noqa: E402
+from fashion_pipeline.tables import ITEM_NEIGHBORS_TABLE, RECOMMENDATIONS_TABLE  # noqa: E402
 
 SEED = 7
 RUN_DATE = date(2020, 9, 22)  # the generator's last day of sales
@@ -50,7 +51,7 @@ def test_als_and_the_blend_beat_popularity_on_planted_taste(spark, tiny_lake):
     config, _ = tiny_lake
     # tiny has ~100 sales a week: four held-out weeks give enough buyers for a stable comparison.
     config = config.with_overrides({"recs.holdout_days": 28})
-    report = run_recs_evaluation(spark, config, storage_for(config), RUN_DATE)
+    report = run_evaluate_recs(spark, config, storage_for(config), RUN_DATE)
     maps = {r.strategy: r.map_at_12 for r in report.results}
 
     assert report.evaluated_customers > 80 and report.train_until == "2020-08-25"
@@ -64,7 +65,7 @@ def test_als_and_the_blend_beat_popularity_on_planted_taste(spark, tiny_lake):
 
 def test_every_customer_gets_twelve_distinct_items_and_cold_starts_get_their_segment(spark, tiny_lake, trained):
     config, generated = tiny_lake
-    recommendations = read_table(spark, recs_uri(config, "recommendations")).filter(F.col("run_date") == RUN_DATE)
+    recommendations = read_table(spark, RECOMMENDATIONS_TABLE.uri(config)).filter(F.col("run_date") == RUN_DATE)
     customers = read_table(spark, config.paths.lake("curated", "customers"))
     buyers = read_table(spark, config.paths.lake("curated", "transactions")).filter(
         F.col("t_dat") > F.date_sub(F.lit(RUN_DATE), config.recs.history_days)
@@ -84,7 +85,7 @@ def test_every_customer_gets_twelve_distinct_items_and_cold_starts_get_their_seg
 
 def test_cold_start_items_follow_the_segment(spark, tiny_lake, trained):
     config, _ = tiny_lake
-    recommendations = read_table(spark, recs_uri(config, "recommendations")).filter("cold_start")
+    recommendations = read_table(spark, RECOMMENDATIONS_TABLE.uri(config)).filter("cold_start")
     customers = read_table(spark, config.paths.lake("curated", "customers"))
     lists = (
         recommendations.join(customers, "customer_id")
@@ -99,7 +100,7 @@ def test_cold_start_items_follow_the_segment(spark, tiny_lake, trained):
 
 def test_neighbours_and_versioned_model_files(spark, tiny_lake, trained):
     config, _ = tiny_lake
-    neighbors = read_table(spark, recs_uri(config, "item_neighbors")).filter(F.col("run_date") == RUN_DATE)
+    neighbors = read_table(spark, ITEM_NEIGHBORS_TABLE.uri(config)).filter(F.col("run_date") == RUN_DATE)
     assert neighbors.count() == trained.articles_with_neighbors > 0
     assert neighbors.filter(F.size("neighbors") > config.recs.neighbors_k).count() == 0
     assert neighbors.filter(F.array_contains("neighbors.article_id", F.col("article_id"))).count() == 0
@@ -124,7 +125,7 @@ def test_train_load_show_through_the_cli(spark, tiny_lake, trained, moto_service
     assert main(["recs", "load", "--run-date", "2020-09-22", *common]) == 0
     assert "BatchWriteItem" in capsys.readouterr().out
 
-    user = read_table(spark, recs_uri(config, "recommendations")).filter("not cold_start").first()
+    user = read_table(spark, RECOMMENDATIONS_TABLE.uri(config)).filter("not cold_start").first()
     assert main(["recs", "show", user.customer_id, *common]) == 0
     shown = capsys.readouterr().out
     articles = read_table(spark, config.paths.lake("curated", "articles"))

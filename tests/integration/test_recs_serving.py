@@ -2,21 +2,16 @@
 from datetime import date, datetime, timezone
 
 import pytest
-from botocore.exceptions import ClientError
 
 from fashion_pipeline.aws import aws_client
+from fashion_pipeline.errors import MissingInputError
 from fashion_pipeline.lake import write_table
-from fashion_pipeline.recs.pipeline import recs_uri
-from fashion_pipeline.recs.serving import (
-    BATCH_WRITE_LIMIT,
-    BatchWriter,
-    UnprocessedItemsError,
-    ensure_serving_tables,
-    read_recommendations,
-    recommendation_item,
-    run_load_recommendations,
-)
+from fashion_pipeline.pipelines.load_recommendations import run_load_recommendations
+from fashion_pipeline.recs.dynamodb import BATCH_WRITE_LIMIT, BatchWriter, UnprocessedItemsError, ensure_serving_tables
+from fashion_pipeline.recs.items import recommendation_item
+from fashion_pipeline.recs.reader import read_recommendations
 from fashion_pipeline.storage import storage_for
+from fashion_pipeline.tables import ITEM_NEIGHBORS_TABLE, RECOMMENDATIONS_TABLE
 
 RUN_DATE = date(2020, 9, 22)
 VERSION = "20200922-abcdef12"
@@ -48,19 +43,16 @@ def _by_key(items: list[dict], key: str) -> dict:
 
 
 class FlakyDynamo:
-    """Delegates to a real client, but first throttles once and then leaves half a batch unprocessed."""
+    """Delegates to a real client, but leaves half a batch unprocessed on the first calls."""
 
-    def __init__(self, client, throttle_first: int = 1, unprocessed_calls: int = 2):
+    def __init__(self, client, unprocessed_calls: int = 2):
         self._client = client
-        self.throttles_left, self.unprocessed_left = throttle_first, unprocessed_calls
+        self.unprocessed_left = unprocessed_calls
         self.batch_sizes: list[int] = []
 
     def batch_write_item(self, RequestItems):
         (table, requests), = RequestItems.items()
         self.batch_sizes.append(len(requests))
-        if self.throttles_left:
-            self.throttles_left -= 1
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchWriteItem")
         if self.unprocessed_left and len(requests) > 1:
             self.unprocessed_left -= 1
             half = len(requests) // 2
@@ -80,7 +72,7 @@ def test_serving_tables_are_created_from_config_once(aws_config):
     assert key == [{"AttributeName": "article_id", "KeyType": "HASH"}]
 
 
-def test_unprocessed_items_and_throttling_are_retried_until_nothing_is_lost(aws_config):
+def test_unprocessed_items_are_retried_until_nothing_is_lost(aws_config):
     ensure_serving_tables(aws_config)
     client = aws_client("dynamodb", aws_config)
     flaky = FlakyDynamo(client)
@@ -92,10 +84,19 @@ def test_unprocessed_items_and_throttling_are_retried_until_nothing_is_lost(aws_
     stats = writer.write_all(items)
 
     assert max(flaky.batch_sizes) == BATCH_WRITE_LIMIT
-    assert stats.items == 60 and stats.throttled_retries == 1 and stats.unprocessed_retries == 2
-    # first chunk: throttled (0.1), half unprocessed (0.2), quarter unprocessed (0.4 capped at 0.3)
-    assert sleeps == [0.1, 0.2, 0.3]
+    assert flaky.batch_sizes == [25, 13, 7, 25, 10]  # a chunk, its unprocessed half twice, the next chunks
+    assert stats.items == 60 and stats.unprocessed_retries == 2 and stats.calls == 5
+    # first chunk: half unprocessed (0.1), then a quarter unprocessed (0.2)
+    assert sleeps == [0.1, 0.2]
     assert sorted(_by_key(_scan(client, aws_config.names.recommendations_table), "user_id")) == [_user(n) for n in range(60)]
+
+
+def test_throttling_is_left_to_botocores_adaptive_retries(aws_config):
+    from fashion_pipeline.recs.dynamodb import DynamoSettings
+
+    client = DynamoSettings.from_config(aws_config, "t").client()
+    # botocore counts the first call too: max_attempts retries make max_attempts + 1 calls.
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": aws_config.aws.max_attempts + 1}
 
 
 def test_a_batch_that_never_goes_through_fails_loudly(aws_config):
@@ -117,9 +118,9 @@ def test_backoff_is_exponential_capped_and_jittered():
 @pytest.fixture
 def recs_lake(spark, aws_config):
     recommendations = [(_user(n), _items(n), False, VERSION, GENERATED_AT, RUN_DATE) for n in range(70)]
-    write_table(spark.createDataFrame(recommendations, RECOMMENDATIONS_SCHEMA), recs_uri(aws_config, "recommendations"), ("run_date",))
+    write_table(spark.createDataFrame(recommendations, RECOMMENDATIONS_SCHEMA), RECOMMENDATIONS_TABLE.uri(aws_config), ("run_date",))
     neighbors = [(f"{n:010d}", [{"article_id": f"{n + 1:010d}", "score": 0.9}], VERSION, GENERATED_AT, RUN_DATE) for n in range(30)]
-    write_table(spark.createDataFrame(neighbors, NEIGHBORS_SCHEMA), recs_uri(aws_config, "item_neighbors"), ("run_date",))
+    write_table(spark.createDataFrame(neighbors, NEIGHBORS_SCHEMA), ITEM_NEIGHBORS_TABLE.uri(aws_config), ("run_date",))
     return aws_config
 
 
@@ -144,7 +145,7 @@ def test_spark_load_writes_every_row_and_a_rerun_leaves_the_same_items(spark, re
 
 
 def test_loading_a_day_that_was_not_trained_is_a_clear_error(spark, recs_lake):
-    with pytest.raises(ValueError, match="run train_als first"):
+    with pytest.raises(MissingInputError, match="run `fashion recs train --run-date 2020-09-01` first"):
         run_load_recommendations(spark, recs_lake, storage_for(recs_lake), date(2020, 9, 1))
 
 

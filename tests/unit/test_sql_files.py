@@ -5,8 +5,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from fashion_pipeline.catalog.tables import LAKE_TABLES_BY_NAME
 from fashion_pipeline.quality.checks import load_sql_checks
+from fashion_pipeline.tables import LAKE_TABLES_BY_NAME
 
 SQL_FILES = sorted(p for p in resources.files("fashion_pipeline").joinpath("sql").rglob("*.sql"))
 

@@ -3,6 +3,7 @@ and the same definitions as Athena DDL for review or for creating them by hand."
 from __future__ import annotations
 
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DataType,
     DateType,
@@ -12,11 +13,12 @@ from pyspark.sql.types import (
     LongType,
     ShortType,
     StringType,
+    StructType,
     TimestampType,
 )
 
-from fashion_pipeline.catalog.tables import LAKE_TABLES, LakeTable
 from fashion_pipeline.config import Config, join_uri
+from fashion_pipeline.tables import LAKE_TABLES, LakeTable
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
@@ -30,6 +32,10 @@ _SIMPLE_TYPES = {
 def hive_type(data_type: DataType) -> str:
     if isinstance(data_type, DecimalType):
         return f"decimal({data_type.precision},{data_type.scale})"
+    if isinstance(data_type, ArrayType):
+        return f"array<{hive_type(data_type.elementType)}>"
+    if isinstance(data_type, StructType):
+        return "struct<" + ",".join(f"{f.name}:{hive_type(f.dataType)}" for f in data_type.fields) + ">"
     for spark_type, name in _SIMPLE_TYPES.items():
         if isinstance(data_type, spark_type):
             return name

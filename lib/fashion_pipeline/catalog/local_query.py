@@ -5,21 +5,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyspark.sql.types import DataType
+from pyspark.sql.types import ArrayType, DataType, StructType
 
 from fashion_pipeline.catalog.glue import hive_type
-from fashion_pipeline.catalog.tables import LAKE_TABLES, LakeTable
 from fashion_pipeline.config import Config, is_remote
+from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.tables import LAKE_TABLES, LakeTable
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT",
                  "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE"}
 
 
-class QueryError(RuntimeError):
+class QueryError(PipelineError):
     """The SQL file cannot be read, transpiled or run."""
 
 
 def duckdb_type(data_type: DataType) -> str:
+    if isinstance(data_type, ArrayType):
+        return f"{duckdb_type(data_type.elementType)}[]"
+    if isinstance(data_type, StructType):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f.dataType)}' for f in data_type.fields) + ")"
     name = hive_type(data_type)
     return name.upper() if name.startswith("decimal") else _DUCKDB_TYPES[name]
 

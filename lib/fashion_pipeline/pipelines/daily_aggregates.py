@@ -5,6 +5,8 @@
   window that no longer has sales loses its partition instead of keeping stale numbers;
 - customer_rfm, top_sellers, trend_movers (partition as_of_date = D).
 Each run replaces exactly the partitions it computes, so re-running D gives the same tables.
+Every table is computed into `_staging/daily_aggregates/` first and only then swapped in,
+partition by partition (lakefs.replace_partitions): a failed run never leaves a hole.
 """
 from __future__ import annotations
 
@@ -16,11 +18,23 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import MissingInputError
+from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
-from fashion_pipeline.pipelines.extract_rds import ORDER_ITEMS_TABLE, ORDERS_TABLE, STORE_ARTICLES_TABLE
+from fashion_pipeline.lakefs import delete_path, path_exists, replace_partitions
 from fashion_pipeline.storage import Storage
-from fashion_pipeline.store.lakefs import delete_path, path_exists
-from fashion_pipeline.store.schemas import ORDER_DATE, ORDER_ITEMS_SCHEMA, ORDERS_SCHEMA, SNAPSHOT_DATE
+from fashion_pipeline.store.schemas import ORDER_DATE
+from fashion_pipeline.tables import (
+    CUSTOMER_RFM_TABLE,
+    ORDER_ITEMS_TABLE,
+    ORDERS_TABLE,
+    SALES_DAILY_TABLE,
+    STORE_ARTICLES_TABLE,
+    TOP_SELLERS_TABLE,
+    TREND_MOVERS_TABLE,
+    reports_uri,
+    staging_uri,
+)
 from fashion_pipeline.transforms.marketing import (
     AS_OF_DATE,
     SALES_DATE,
@@ -34,15 +48,8 @@ from fashion_pipeline.transforms.marketing import (
     with_rfm_segments,
 )
 
-SALES_DAILY_TABLE = "analytics/sales_daily"
-CUSTOMER_RFM_TABLE = "analytics/customer_rfm"
-TOP_SELLERS_TABLE = "analytics/top_sellers"
-TREND_MOVERS_TABLE = "analytics/trend_movers"
-REPORTS = "_reports/daily_aggregates"
-
-
-class MissingInputError(RuntimeError):
-    """A table this job reads has not been written for the run date."""
+JOB = "daily_aggregates"
+RUN_DATE_HELP = "YYYY-MM-DD: the day the aggregates are as of (extract_rds must have run for it)"
 
 
 @dataclass
@@ -59,55 +66,65 @@ class DailyAggregatesReport:
         return "\n".join(lines)
 
 
+def add_arguments(parser) -> None:
+    add_run_date_option(parser, RUN_DATE_HELP)
+
+
 def run_daily_aggregates(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> DailyAggregatesReport:
     analytics = config.analytics
-    lake = config.paths.lake
     report = DailyAggregatesReport(run_date=run_date.isoformat())
     for table in (ORDERS_TABLE, ORDER_ITEMS_TABLE, STORE_ARTICLES_TABLE):
-        if not path_exists(spark, lake(table)):
-            raise MissingInputError(f"{lake(table)} does not exist: run extract_rds for {run_date} first")
-    articles_uri = lake(STORE_ARTICLES_TABLE, f"{SNAPSHOT_DATE}={run_date}")
+        if not path_exists(spark, table.uri(config)):
+            raise MissingInputError(
+                f"{table.uri(config)} does not exist: run `{table.written_by} --run-date {run_date}` first")
+    articles_uri = STORE_ARTICLES_TABLE.uri(config, snapshot_date=run_date)
     if not path_exists(spark, articles_uri):
-        raise MissingInputError(f"no articles snapshot for {run_date} ({articles_uri}): run extract_rds for {run_date} first")
+        raise MissingInputError(
+            f"no articles snapshot for {run_date} ({articles_uri}): run `fashion extract-rds --run-date {run_date}` first")
 
     history_days = max(analytics.rfm_lookback_days, analytics.restatement_days, 2 * TREND_WINDOW_DAYS)
     first_day = run_date - timedelta(days=history_days - 1)
     lines_df = net_sales_lines(
-        _order_dates(read_table(spark, lake(ORDERS_TABLE), ORDERS_SCHEMA), first_day, run_date),
-        _order_dates(read_table(spark, lake(ORDER_ITEMS_TABLE), ORDER_ITEMS_SCHEMA), first_day, run_date),
+        _order_dates(read_table(spark, ORDERS_TABLE.uri(config), ORDERS_TABLE.schema), first_day, run_date),
+        _order_dates(read_table(spark, ORDER_ITEMS_TABLE.uri(config), ORDER_ITEMS_TABLE.schema), first_day, run_date),
         read_table(spark, articles_uri),
     )
+    staging = staging_uri(config, JOB, f"run_date={run_date}")
 
+    # Everything is computed into staging first; only then are the partitions swapped in.
     restate_from = run_date - timedelta(days=analytics.restatement_days - 1)
     sales_df = daily_sales_by_dimension(lines_df.filter(F.col(SALES_DATE) >= F.lit(restate_from)))
-    staging = lake("_staging", "daily_aggregates", f"run_date={run_date}", "sales_daily")
-    write_table(sales_df, staging, (SALES_DATE,))
-    staged_sales_df = read_table(spark, staging)
-    # Dates in the window, a few dozen rows: which partitions to replace and which to drop.
+    staged_sales = f"{staging}/{SALES_DAILY_TABLE.name}"
+    write_table(sales_df, staged_sales, SALES_DAILY_TABLE.partition_keys)
+    staged_sales_df = read_table(spark, staged_sales)
+    # Dates in the window, a few dozen rows: which partitions are replaced and which go.
     with_sales = {r[SALES_DATE] for r in staged_sales_df.select(SALES_DATE).distinct().collect()}
-    for day in _days(restate_from, run_date):
-        if day not in with_sales:
-            delete_path(spark, lake(SALES_DAILY_TABLE, f"{SALES_DATE}={day}"))
-    write_table(staged_sales_df, lake(SALES_DAILY_TABLE), (SALES_DATE,))
     report.restated_sales_dates = [d.isoformat() for d in sorted(with_sales)]
-    report.rows_written["sales_daily"] = staged_sales_df.count()
-    delete_path(spark, staging)
+    report.rows_written[SALES_DAILY_TABLE.name] = staged_sales_df.count()
 
     rfm_first_day = run_date - timedelta(days=analytics.rfm_lookback_days - 1)
     measures_df = rfm_measures(lines_df.filter(F.col(SALES_DATE) >= F.lit(rfm_first_day)), run_date)
     thresholds = measures_df.agg(*rfm_threshold_columns()).first().asDict()
     thresholds = {name: [float(v) for v in (values or [])] for name, values in thresholds.items()}
     as_of_tables = {
-        "customer_rfm": (CUSTOMER_RFM_TABLE, with_rfm_segments(measures_df, thresholds, run_date)),
-        "top_sellers": (TOP_SELLERS_TABLE, top_sellers(lines_df, run_date, analytics.top_n)),
-        "trend_movers": (TREND_MOVERS_TABLE, trend_movers(lines_df, run_date, analytics.trend_min_units, analytics.top_n)),
+        CUSTOMER_RFM_TABLE: with_rfm_segments(measures_df, thresholds, run_date),
+        TOP_SELLERS_TABLE: top_sellers(lines_df, run_date, analytics.top_n),
+        TREND_MOVERS_TABLE: trend_movers(lines_df, run_date, analytics.trend_min_units, analytics.top_n),
     }
-    for name, (table, df) in as_of_tables.items():
-        partition_uri = lake(table, f"{AS_OF_DATE}={run_date}")
-        write_table(df.drop(AS_OF_DATE), partition_uri)
-        report.rows_written[name] = read_table(spark, partition_uri).count()
+    as_of_partition = f"{AS_OF_DATE}={run_date}"
+    for table, df in as_of_tables.items():
+        staged = f"{staging}/{table.name}"
+        write_table(df.drop(AS_OF_DATE), f"{staged}/{as_of_partition}")
+        report.rows_written[table.name] = read_table(spark, f"{staged}/{as_of_partition}").count()
 
-    storage.write_text(lake(REPORTS, f"run_date={run_date}.json"), json.dumps(asdict(report), indent=2, sort_keys=True))
+    replace_partitions(spark, staged_sales, SALES_DAILY_TABLE.uri(config),
+                       [f"{SALES_DATE}={day}" for day in _days(restate_from, run_date)])
+    for table in as_of_tables:
+        replace_partitions(spark, f"{staging}/{table.name}", table.uri(config), [as_of_partition])
+    delete_path(spark, staging)
+
+    storage.write_text(reports_uri(config, JOB, f"run_date={run_date}.json"),
+                       json.dumps(asdict(report), indent=2, sort_keys=True))
     return report
 
 

@@ -18,25 +18,33 @@ from decimal import Decimal
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fashion_pipeline.catalog.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table
+from fashion_pipeline.lakefs import path_exists
 from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, changed_predicate
 from fashion_pipeline.quality.alerts import post_slack_alert, slack_webhook_url
-from fashion_pipeline.quality.checks import CheckResult, athena_to_spark, load_sql_checks
+from fashion_pipeline.quality.checks import (
+    CheckResult,
+    athena_to_spark,
+    load_sql_checks,
+)
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connection
 from fashion_pipeline.store.database import StoreUnavailableError
 from fashion_pipeline.store.jdbc import JdbcSource, describe_jdbc_failure
-from fashion_pipeline.store.lakefs import path_exists
 from fashion_pipeline.store.schemas import RUN_DATE
+from fashion_pipeline.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME, reports_uri
+from fashion_pipeline.transforms.store import line_amount, line_amount_sql
 
-REPORTS = "_reports/dq"
+REPORTS = "dq"
+RUN_DATE_HELP = "YYYY-MM-DD: the day whose data to check"
 RECONCILIATION = "reconcile_with_source"
 log = logging.getLogger(__name__)
 
 
-class DataQualityFailure(RuntimeError):
+class DataQualityFailure(PipelineError):
     """A blocking check failed."""
 
 
@@ -54,6 +62,10 @@ class DataQualityReport:
         failed = self.blocking_failures
         verdict = "FAILED: " + ", ".join(r.name for r in failed) if failed else "passed"
         return "\n".join([f"data_quality {self.run_date}: {verdict}", *("  " + r.line() for r in self.results)])
+
+
+def add_arguments(parser) -> None:
+    add_run_date_option(parser, RUN_DATE_HELP)
 
 
 def run_data_quality(
@@ -75,7 +87,7 @@ def run_data_quality(
     if reconcile:
         report.results.append(reconcile_with_source(spark, config, run_date, connection or resolve_rds_connection(config)))
 
-    folder = config.paths.lake(REPORTS, f"run_date={run_date}")
+    folder = reports_uri(config, REPORTS, f"run_date={run_date}")
     for result in report.results:
         storage.write_text(f"{folder}/{result.name}.json", json.dumps(
             {**asdict(result), "status": result.status, "checked_at": _now()}, indent=2, sort_keys=True))
@@ -91,7 +103,7 @@ def run_data_quality(
 def register_lake_views(spark: SparkSession, config: Config) -> None:
     """Each catalog table as a temporary view under its Athena name (empty when not yet written)."""
     for table in LAKE_TABLES:
-        uri = config.paths.lake(table.location)
+        uri = table.uri(config)
         if path_exists(spark, uri):
             df = read_table(spark, uri, table.schema)
         else:
@@ -108,11 +120,17 @@ def reconcile_with_source(spark: SparkSession, config: Config, run_date: date, c
         return CheckResult(RECONCILIATION, True, description, run_date.isoformat(), 0, 0, {"source_orders": 0})
     images_sql = (
         "SELECT o.order_id, GREATEST(o.updated_at, MAX(i.updated_at)) AS version, COUNT(i.line_no) AS lines, "
-        "COALESCE(SUM(i.quantity * i.unit_price), 0)::numeric(20,2) AS amount "
+        f"COALESCE(SUM({line_amount_sql('i')}), 0)::numeric(20,2) AS amount "
         "FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id "
         f"WHERE {changed_predicate(run_date, 'o')} GROUP BY o.order_id, o.updated_at"
     )
-    from pyspark.sql.types import DecimalType, LongType, StructField, StructType, TimestampType
+    from pyspark.sql.types import (
+        DecimalType,
+        LongType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
 
     image_schema = StructType([
         StructField("order_id", LongType(), False), StructField("version", TimestampType(), True),
@@ -165,14 +183,14 @@ def _lake_images(spark: SparkSession, config: Config, run_date: date, order_ids_
 
     def table(name: str) -> DataFrame:
         spec = LAKE_TABLES_BY_NAME[name]
-        uri = config.paths.lake(spec.location)
+        uri = spec.uri(config)
         return read_table(spark, uri, spec.schema) if path_exists(spark, uri) else spark.createDataFrame([], spec.schema)
 
     curated = images(table("orders"), table("order_items"), F.col("line_amount"))
     quarantined = images(
         table("orders_quarantine").filter(F.col(RUN_DATE) == F.lit(run_date)),
         table("order_items_quarantine").filter(F.col(RUN_DATE) == F.lit(run_date)),
-        F.col("quantity").cast("decimal(20,2)") * F.col("unit_price"),
+        line_amount(),
     )
     return curated.unionByName(quarantined).dropDuplicates(["order_id", "version"])
 

@@ -21,27 +21,41 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import ReconciliationError
+from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
-from fashion_pipeline.pipelines.partition_raw import ReconciliationError
+from fashion_pipeline.lakefs import delete_path, path_exists
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connection
 from fashion_pipeline.store.database import StoreUnavailableError
-from fashion_pipeline.store.jdbc import DECIMAL_DIGITS, HEX_DIGITS, JdbcSource, describe_jdbc_failure
-from fashion_pipeline.store.lakefs import delete_path, path_exists
+from fashion_pipeline.store.jdbc import (
+    DECIMAL_DIGITS,
+    HEX_DIGITS,
+    JdbcSource,
+    describe_jdbc_failure,
+)
 from fashion_pipeline.store.schemas import (
     ORDER_DATE,
     ORDER_ITEMS_SCHEMA,
     ORDERS_SCHEMA,
-    RUN_DATE,
-    SNAPSHOT_DATE,
     SOURCE_ARTICLES_SCHEMA,
     SOURCE_CUSTOMERS_SCHEMA,
     SOURCE_ORDER_ITEMS_SCHEMA,
     SOURCE_ORDERS_SCHEMA,
+)
+from fashion_pipeline.tables import (
+    ORDER_ITEMS_QUARANTINE_TABLE,
+    ORDER_ITEMS_TABLE,
+    ORDERS_QUARANTINE_TABLE,
+    ORDERS_TABLE,
+    STORE_ARTICLES_TABLE,
+    STORE_CUSTOMERS_TABLE,
+    LakeTable,
+    reports_uri,
+    staging_uri,
 )
 from fashion_pipeline.transforms.store import (
     INCOMING,
@@ -50,6 +64,7 @@ from fashion_pipeline.transforms.store import (
     filter_newest,
     flag_order_items,
     flag_orders,
+    line_amount,
     merge_latest_orders,
     to_curated_order_items,
     to_curated_orders,
@@ -58,14 +73,8 @@ from fashion_pipeline.transforms.store import (
 )
 from fashion_pipeline.transforms.validation import filter_valid
 
-# Table locations under the lake root: the one place the extract's outputs are named.
-ORDERS_TABLE = "curated/orders"
-ORDER_ITEMS_TABLE = "curated/order_items"
-STORE_CUSTOMERS_TABLE = "curated/store_customers"
-STORE_ARTICLES_TABLE = "curated/store_articles"
-ORDERS_QUARANTINE_TABLE = "quarantine/orders"
-ORDER_ITEMS_QUARANTINE_TABLE = "quarantine/order_items"
-REPORTS = "_reports/extract_rds"
+JOB = "extract_rds"
+RUN_DATE_HELP = "YYYY-MM-DD: the day whose changes to extract"
 
 # Orders changed in the window; a line's change moves its order's updated_at (ddl/V003), so
 # this one index range finds every order whose image changed.
@@ -122,6 +131,10 @@ class ExtractRdsReport:
         return "\n".join(lines)
 
 
+def add_arguments(parser) -> None:
+    add_run_date_option(parser, RUN_DATE_HELP)
+
+
 def run_extract_rds(
     spark: SparkSession,
     config: Config,
@@ -132,8 +145,7 @@ def run_extract_rds(
     connection = connection or resolve_rds_connection(config)
     source = JdbcSource.from_config(config, connection)
     report = ExtractRdsReport(run_date=run_date.isoformat(), source=connection.where, started_at=_now())
-    staging = config.paths.lake("_staging", "extract_rds", f"run_date={run_date}")
-    lake = config.paths.lake
+    staging = staging_uri(config, JOB, f"run_date={run_date}")
 
     try:
         staged_counts = _stage_source(spark, source, run_date, staging)
@@ -157,8 +169,8 @@ def run_extract_rds(
         flag_orders(source_orders_df, customers_df.select("customer_id"), source_items_df),
         flag_order_items(source_items_df, articles_df.select("article_id"), source_orders_df),
     )
-    orders_quarantine_uri = lake(ORDERS_QUARANTINE_TABLE, f"{RUN_DATE}={run_date}")
-    items_quarantine_uri = lake(ORDER_ITEMS_QUARANTINE_TABLE, f"{RUN_DATE}={run_date}")
+    orders_quarantine_uri = ORDERS_QUARANTINE_TABLE.uri(config, run_date=run_date)
+    items_quarantine_uri = ORDER_ITEMS_QUARANTINE_TABLE.uri(config, run_date=run_date)
     write_table(to_order_quarantine(flagged_orders_df, SOURCE_ORDERS_SCHEMA.fieldNames()), orders_quarantine_uri)
     write_table(to_order_quarantine(flagged_items_df, SOURCE_ORDER_ITEMS_SCHEMA.fieldNames()), items_quarantine_uri)
     orders_by_reason = _totals_by(read_table(spark, orders_quarantine_uri), REJECT_REASON)
@@ -180,8 +192,8 @@ def run_extract_rds(
     report.rewritten_order_dates = [d.isoformat() for d in touched]
 
     if touched:
-        existing_orders_df = _existing_partitions(spark, lake(ORDERS_TABLE), ORDERS_SCHEMA, touched)
-        existing_items_df = _existing_partitions(spark, lake(ORDER_ITEMS_TABLE), ORDER_ITEMS_SCHEMA, touched)
+        existing_orders_df = _existing_partitions(spark, config, ORDERS_TABLE, touched)
+        existing_items_df = _existing_partitions(spark, config, ORDER_ITEMS_TABLE, touched)
         merged_orders_df, merged_items_df = merge_latest_orders(
             existing_orders_df, existing_items_df, valid_orders_df, valid_items_df
         )
@@ -195,14 +207,14 @@ def run_extract_rds(
         report.published = _outcome_totals(order_outcomes, item_outcomes, True)
         report.superseded = _outcome_totals(order_outcomes, item_outcomes, False)
 
-        write_table(filter_newest(staged_orders_df, ORDERS_SCHEMA.fieldNames()), lake(ORDERS_TABLE), (ORDER_DATE,))
-        write_table(filter_newest(staged_items_df, ORDER_ITEMS_SCHEMA.fieldNames()), lake(ORDER_ITEMS_TABLE), (ORDER_DATE,))
+        write_table(filter_newest(staged_orders_df, ORDERS_SCHEMA.fieldNames()), ORDERS_TABLE.uri(config), ORDERS_TABLE.partition_keys)
+        write_table(filter_newest(staged_items_df, ORDER_ITEMS_SCHEMA.fieldNames()), ORDER_ITEMS_TABLE.uri(config), ORDER_ITEMS_TABLE.partition_keys)
 
-    write_table(customers_df, lake(STORE_CUSTOMERS_TABLE, f"{SNAPSHOT_DATE}={run_date}"))
-    write_table(articles_df, lake(STORE_ARTICLES_TABLE, f"{SNAPSHOT_DATE}={run_date}"))
+    write_table(customers_df, STORE_CUSTOMERS_TABLE.uri(config, snapshot_date=run_date))
+    write_table(articles_df, STORE_ARTICLES_TABLE.uri(config, snapshot_date=run_date))
 
     report.finished_at = _now()
-    report_uri = lake(REPORTS, f"run_date={run_date}.json")
+    report_uri = reports_uri(config, JOB, f"run_date={run_date}.json")
     storage.write_text(report_uri, report.to_json())
     delete_path(spark, staging)
     if not report.reconciles:
@@ -227,7 +239,7 @@ def changed_orders_sql(run_date: date) -> dict[str, str]:
     orders, and all lines of those orders (each read split by ranges of order_id)."""
     start, end = change_window(run_date)
     changed = _CHANGED.format(start=start, end=end)
-    item_columns = ", ".join(f"o.order_id" if c == "order_id" else f"i.{c}" for c in SOURCE_ORDER_ITEMS_SCHEMA.fieldNames())
+    item_columns = ", ".join("o.order_id" if c == "order_id" else f"i.{c}" for c in SOURCE_ORDER_ITEMS_SCHEMA.fieldNames())
     return {
         "bounds": f"SELECT min(order_id) AS lower, max(order_id) AS upper, count(*) AS orders FROM orders WHERE {changed}",
         "orders": f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {changed}",
@@ -257,7 +269,7 @@ def _stage_source(spark: SparkSession, source: JdbcSource, run_date: date, stagi
         observation = Observation(f"extract_rds_{name}")
         measures = [F.count(F.lit(1)).alias("rows")]
         if name == "order_items":
-            measures.append(F.sum(_line_amount()).alias("amount"))
+            measures.append(F.sum(line_amount()).alias("amount"))
         write_table(df.observe(observation, *measures), f"{staging}/{name}")
         counts[name] = observation.get["rows"]
         if name == "order_items":
@@ -265,21 +277,18 @@ def _stage_source(spark: SparkSession, source: JdbcSource, run_date: date, stagi
     return counts
 
 
-def _existing_partitions(spark: SparkSession, uri: str, schema: StructType, order_dates: list[date]) -> DataFrame:
+def _existing_partitions(spark: SparkSession, config: Config, table: LakeTable, order_dates: list[date]) -> DataFrame:
+    uri = table.uri(config)
     if not path_exists(spark, uri):
-        return spark.createDataFrame([], schema)
-    return read_table(spark, uri, schema).filter(F.col(ORDER_DATE).isin(*order_dates))
-
-
-def _line_amount(quantity: str = "quantity", unit_price: str = "unit_price"):
-    return F.col(quantity).cast("decimal(20,2)") * F.col(unit_price)
+        return spark.createDataFrame([], table.schema)
+    return read_table(spark, uri, table.schema).filter(F.col(ORDER_DATE).isin(*order_dates))
 
 
 def _totals_by(df: DataFrame, key: str) -> dict:
     """rows (and line amount, for order lines) per value of `key`: a handful of groups."""
     measures = [F.count(F.lit(1)).alias("rows")]
     if "quantity" in df.columns:
-        measures.append(F.sum(_line_amount()).alias("amount"))
+        measures.append(F.sum(line_amount()).alias("amount"))
     return {
         row[key]: {"rows": row["rows"], "amount": row["amount"] if "quantity" in df.columns and row["amount"] is not None else Decimal(0)}
         for row in df.groupBy(key).agg(*measures).collect()

@@ -19,10 +19,18 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import MissingInputError, ReconciliationError
 from fashion_pipeline.lake import read_raw_csv, read_table, write_table
 from fashion_pipeline.landing import ManifestEntry, read_manifest
-from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, REJECT_REASON, TRANSACTIONS, TableSpec
+from fashion_pipeline.schemas import (
+    ARTICLES,
+    CUSTOMERS,
+    REJECT_REASON,
+    TRANSACTIONS,
+    TableSpec,
+)
 from fashion_pipeline.storage import Storage
+from fashion_pipeline.tables import hm_quarantine_table, hm_table, reports_uri
 from fashion_pipeline.transforms.hm import (
     flag_articles,
     flag_customers,
@@ -38,11 +46,7 @@ from fashion_pipeline.transforms.validation import filter_valid
 TRANSACTIONS_SORT = ("year_month", "t_dat")
 
 
-class ReconciliationError(RuntimeError):
-    """Rows read do not equal rows written plus rows quarantined."""
-
-
-class NothingLandedError(RuntimeError):
+class NothingLandedError(MissingInputError):
     """A table the job needs has no landed file."""
 
 
@@ -118,7 +122,7 @@ def run_partition_raw(spark: SparkSession, config: Config, storage: Storage) -> 
 
     report.finished_at = _now()
     failures = [t.table for t in report.tables if not t.reconciles]
-    report_uri = config.paths.lake("_reports", "partition_raw", f"{_fingerprint(report)}.json")
+    report_uri = reports_uri(config, "partition_raw", f"{_fingerprint(report)}.json")
     storage.write_text(report_uri, report.to_json())
     if failures:
         raise ReconciliationError(f"counts do not reconcile for {failures}; see {report_uri}")
@@ -126,11 +130,11 @@ def run_partition_raw(spark: SparkSession, config: Config, storage: Storage) -> 
 
 
 def curated_uri(config: Config, spec: TableSpec) -> str:
-    return config.paths.lake("curated", spec.name)
+    return hm_table(spec).uri(config)
 
 
 def quarantine_uri(config: Config, spec: TableSpec) -> str:
-    return config.paths.lake("quarantine", spec.name)
+    return hm_quarantine_table(spec).uri(config)
 
 
 def _process_table(

@@ -21,15 +21,12 @@ def slack_webhook_url(config: Config, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     if environ.get(WEBHOOK_VARIABLE):
         return environ[WEBHOOK_VARIABLE]
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from fashion_pipeline.aws import aws_client
+    from fashion_pipeline.aws import SecretError, read_secret_string
 
     try:
-        secret = aws_client("secretsmanager", config).get_secret_value(SecretId=config.names.slack_webhook_secret_id)
-    except (ClientError, BotoCoreError):
+        text = read_secret_string(config, config.names.slack_webhook_secret_id)
+    except SecretError:
         return None
-    text = secret.get("SecretString", "")
     try:  # a plain URL, or {"url": ...}
         return json.loads(text).get("url")
     except (json.JSONDecodeError, AttributeError):

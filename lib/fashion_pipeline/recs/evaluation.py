@@ -21,15 +21,27 @@ from datetime import date, datetime, timedelta, timezone
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fashion_pipeline.config import Config, RecsConfig
-from fashion_pipeline.lake import read_table
-from fashion_pipeline.pipelines.partition_raw import curated_uri
+from fashion_pipeline.config import Config, ConfigError, RecsConfig
 from fashion_pipeline.recs import signals
-from fashion_pipeline.recs.metrics import actual_purchases, average_precision_column, recall_column
-from fashion_pipeline.recs.model import RecommenderFit, fit_recommender, model_version, score_users
-from fashion_pipeline.recs.pipeline import cold_start_recommendations, read_curated, recs_uri
-from fashion_pipeline.schemas import ARTICLES
+from fashion_pipeline.recs.metrics import (
+    actual_purchases,
+    average_precision_column,
+    recall_column,
+)
+from fashion_pipeline.recs.model import (
+    RecommenderFit,
+    fit_recommender,
+    model_version,
+    score_users,
+)
+from fashion_pipeline.recs.recommend import (
+    als_checkpoint_uri,
+    cold_start_recommendations,
+    evaluation_model_uri,
+    read_sales_and_customers,
+)
 from fashion_pipeline.storage import Storage
+from fashion_pipeline.tables import ARTICLES_TABLE, read_lake_table, reports_uri
 
 STRATEGIES = ("popular_last_week", "trending", "repurchase_trending", "als", "blend")
 BASELINE_FOR_GOAL = "repurchase_trending"
@@ -88,15 +100,6 @@ def holdout_window(run_date: date, holdout_days: int) -> tuple[date, date, date]
     return train_until, train_until + timedelta(days=1), run_date
 
 
-def run_recs_evaluation(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> EvaluationReport:
-    transactions_df, customers_df = read_curated(spark, config)
-    report = evaluate(spark, config, transactions_df, customers_df, run_date, config.recs)
-    storage.write_text(
-        config.paths.lake("_reports", "recs", f"evaluation-{run_date}-{report.model_version}.json"), report.to_json()
-    )
-    return report
-
-
 def evaluate(
     spark: SparkSession, config: Config, transactions_df: DataFrame, customers_df: DataFrame,
     run_date: date, recs: RecsConfig,
@@ -105,13 +108,12 @@ def evaluate(
     version = model_version(train_until, recs)
     fit = fit_recommender(
         spark, transactions_df, customers_df, train_until, recs,
-        recs_uri(config, "_evaluation", f"version={version}"),
-        checkpoint_uri=config.paths.lake("_checkpoints", "als"),
+        evaluation_model_uri(config, version), checkpoint_uri=als_checkpoint_uri(config),
     )
     actual_df = actual_purchases(signals.filter_days(transactions_df, first_held_out, last_held_out)).cache()
     evaluated = actual_df.count()
     predictions_df = strategy_predictions(spark, fit, transactions_df, customers_df, actual_df)
-    n_articles = read_table(spark, curated_uri(config, ARTICLES)).count()
+    n_articles = read_lake_table(spark, config, ARTICLES_TABLE).count()
     results = [
         StrategyResult(strategy, **metrics, coverage=covered / n_articles if n_articles else 0.0)
         for strategy, metrics, covered in strategy_metrics(actual_df, predictions_df, evaluated)
@@ -213,7 +215,7 @@ def parse_grid(assignments: list[str]) -> dict[str, list]:
     for assignment in assignments:
         key, sep, values = assignment.partition("=")
         if not sep or key not in RecsConfig.model_fields:
-            raise ValueError(f"grid entries look like rank=16,32 with a recs.* key, got {assignment!r}")
+            raise ConfigError(f"grid entries look like rank=16,32 with a recs.* key, got {assignment!r}")
         grid[key] = [v.strip() for v in values.split(",") if v.strip()]
     return grid
 
@@ -231,7 +233,7 @@ def run_recs_sweep(
 ) -> list[SweepRow]:
     """Evaluate every combination of `grid` (recs.* values); returns rows, best blend first."""
     grid = grid or DEFAULT_GRID
-    transactions_df, customers_df = read_curated(spark, config)
+    transactions_df, customers_df = read_sales_and_customers(spark, config)
     rows = []
     for values in itertools.product(*grid.values()):
         overrides = {f"recs.{key}": value for key, value in zip(grid, values)}
@@ -246,7 +248,7 @@ def run_recs_sweep(
         print(format_sweep(rows[-1:], header=len(rows) == 1), flush=True)
     rows.sort(key=lambda r: r.map_blend, reverse=True)
     storage.write_text(
-        config.paths.lake("_reports", "recs", f"sweep-{run_date}.json"), json.dumps([asdict(r) for r in rows], indent=2)
+        reports_uri(config, "recs", f"sweep-{run_date}.json"), json.dumps([asdict(r) for r in rows], indent=2)
     )
     return rows
 

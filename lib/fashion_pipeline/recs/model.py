@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import RecsConfig, join_uri
+from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.lake import read_table, write_table
 from fashion_pipeline.recs import signals
 from fashion_pipeline.recs.scoring import (
@@ -38,11 +39,11 @@ VERSIONED_PARAMETERS = (
 )
 
 
-class TooManyItemsError(RuntimeError):
+class TooManyItemsError(PipelineError):
     """The catalogue is larger than the scoring context may hold on each executor."""
 
 
-class NoInteractionsError(RuntimeError):
+class NoInteractionsError(PipelineError):
     """There is nothing to train on up to the run date."""
 
 

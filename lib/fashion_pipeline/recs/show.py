@@ -7,9 +7,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from fashion_pipeline.config import Config, is_remote
-from fashion_pipeline.pipelines.partition_raw import curated_uri
-from fashion_pipeline.recs.serving import ServedRecommendations
-from fashion_pipeline.schemas import ARTICLES
+from fashion_pipeline.recs.reader import ServedRecommendations
+from fashion_pipeline.tables import ARTICLES_TABLE
 
 ARTICLE_DISPLAY_COLUMNS = ("article_id", "prod_name", "product_type_name", "colour_group_name")
 
@@ -18,7 +17,7 @@ def article_names(config: Config, article_ids: list[str]) -> dict[str, dict]:
     """Display fields of a few articles from the curated catalogue (a filtered Parquet read)."""
     if not article_ids:
         return {}
-    uri = curated_uri(config, ARTICLES)
+    uri = ARTICLES_TABLE.uri(config)
     filesystem = None
     if is_remote(uri):
         from pyarrow import fs

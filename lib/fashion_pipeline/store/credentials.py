@@ -6,18 +6,18 @@ strings redact.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.errors import LOOPBACK_HOSTS, START_SERVICES, PipelineError
 
 USER_VARIABLE = "FASHION_RDS_USER"
 PASSWORD_VARIABLE = "FASHION_RDS_PASSWORD"
 
 
-class CredentialsError(RuntimeError):
+class CredentialsError(PipelineError):
     """The database credentials cannot be found or read."""
 
 
@@ -37,6 +37,12 @@ class RdsConnection:
     def where(self) -> str:
         """For messages: which database, as whom; never the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def local_hint(self, reason: str) -> str:
+        """What to run when the local RDS (`fashion services up`'s PostgreSQL) does not answer."""
+        if self.host in LOOPBACK_HOSTS and any(word in reason.lower() for word in ("refused", "could not connect", "timeout", "timed out")):
+            return f"; {START_SERVICES}"
+        return ""
 
     def psycopg_kwargs(self, connect_timeout_s: int = 10) -> dict:
         return {
@@ -70,25 +76,15 @@ def resolve_rds_connection(config: Config, environ: Mapping[str, str] | None = N
 
 
 def _read_secret(config: Config) -> dict:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from fashion_pipeline.aws import SecretError, read_secret_json
 
-    from fashion_pipeline.aws import aws_client
-
-    secret_id = config.names.rds_secret_id
     try:
-        reply = aws_client("secretsmanager", config).get_secret_value(SecretId=secret_id)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
+        return read_secret_json(config, config.names.rds_secret_id)
+    except SecretError as error:
         raise CredentialsError(
-            f"cannot read secret {secret_id} ({code}); set {USER_VARIABLE}/{PASSWORD_VARIABLE} or "
-            f"create the secret (locally: `fashion services up`)"
+            f"{error}; set {USER_VARIABLE}/{PASSWORD_VARIABLE} or create the secret "
+            f"(locally: `fashion services up`)"
         ) from None
-    except BotoCoreError as error:
-        raise CredentialsError(f"cannot reach Secrets Manager for {secret_id}: {error}") from None
-    try:
-        return json.loads(reply["SecretString"])
-    except (KeyError, json.JSONDecodeError):
-        raise CredentialsError(f"secret {secret_id} is not a JSON object with username and password") from None
 
 
 def _missing_host(config: Config) -> str:

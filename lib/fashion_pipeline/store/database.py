@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterator
 
+from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.store.credentials import RdsConnection
 
 MIGRATION_NAME = re.compile(r"^V(?P<version>\d{3})__(?P<title>[a-z0-9_]+)\.sql$")
 
 
-class StoreUnavailableError(RuntimeError):
+class StoreUnavailableError(PipelineError):
     """The store database cannot be reached or refuses the credentials."""
 
 
@@ -49,7 +50,9 @@ def connect(connection: RdsConnection, connect_timeout_s: int = 10) -> Iterator:
     try:
         conn = psycopg.connect(**connection.psycopg_kwargs(connect_timeout_s))
     except psycopg.OperationalError as error:
-        raise StoreUnavailableError(f"cannot connect to PostgreSQL {connection.where}: {_first_line(error)}") from None
+        reason = _first_line(error)
+        raise StoreUnavailableError(
+            f"cannot connect to PostgreSQL {connection.where}: {reason}{connection.local_hint(reason)}") from None
     try:
         yield conn
     finally:

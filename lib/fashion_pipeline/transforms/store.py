@@ -6,7 +6,7 @@ add up to what the shop billed.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
@@ -29,6 +29,17 @@ REJECTED_ORDER = "in_rejected_order"
 _KNOWN_CUSTOMER, _KNOWN_ARTICLE, _KNOWN_ORDER = "_known_customer", "_known_article", "_known_order"
 _VERSION, SOURCE, NEWEST = "_version", "_source", "_newest"
 INCOMING, EXISTING = "incoming", "existing"
+
+
+def line_amount(quantity: str = "quantity", unit_price: str = "unit_price") -> Column:
+    """What an order line is worth: quantity x unit price, exact (decimal). The one definition,
+    used by the curated lines, the extract's reconciliation and the data-quality checks."""
+    return (F.col(quantity) * F.col(unit_price)).cast(AMOUNT)
+
+
+def line_amount_sql(table_alias: str) -> str:
+    """The same in PostgreSQL's SQL, for aggregates computed at the source."""
+    return f"({table_alias}.quantity * {table_alias}.unit_price)"
 
 
 def flag_orders(source_orders_df: DataFrame, known_customers_df: DataFrame, source_items_df: DataFrame) -> DataFrame:
@@ -121,7 +132,7 @@ def to_curated_order_items(valid_items_df: DataFrame, curated_orders_df: DataFra
     order_dates = curated_orders_df.select("order_id", ORDER_DATE)
     return (
         valid_items_df.join(order_dates, on="order_id", how="inner")
-        .withColumn("line_amount", (F.col("quantity") * F.col("unit_price")).cast(AMOUNT))
+        .withColumn("line_amount", line_amount())
         .select(*ORDER_ITEMS_SCHEMA.fieldNames())
     )
 

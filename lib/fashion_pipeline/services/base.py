@@ -1,4 +1,5 @@
-"""The embedded local stack: background services the project starts and stops itself.
+"""What every service of the embedded local stack shares: a background process the project starts
+and stops itself.
 
 Each service keeps a pid file and a log under the project's state dir. `up` is idempotent, and
 `down` stops only a process this project started (its pid file and command line must match), never
@@ -10,21 +11,19 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from fashion_pipeline.config import Config
+from fashion_pipeline.errors import PipelineError
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
 
-class ServiceError(RuntimeError):
+class ServiceError(PipelineError):
     """A local service could not be started or stopped."""
 
 
@@ -139,56 +138,6 @@ class ManagedService(ABC):
                 start_new_session=True, env=env,
             )
         return process.pid
-
-
-class MotoService(ManagedService):
-    """moto's server: S3, DynamoDB, Kinesis, Glue, EMR, Secrets Manager, Athena on one port."""
-
-    name = "moto"
-    process_marker = "moto.server"
-    port_variable = "FASHION_MOTO_PORT"
-
-    @property
-    def address(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def is_healthy(self) -> bool:
-        try:
-            # The dashboard page is static; data.json would serialise every emulated resource.
-            with urllib.request.urlopen(f"{self.address}/moto-api/", timeout=2) as reply:
-                return reply.status == 200
-        except OSError:
-            return False
-
-    def start_process(self) -> int:
-        return self._spawn([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)])
-
-    def reset(self) -> None:
-        """Forget every emulated resource (tests use it between cases)."""
-        request = urllib.request.Request(f"{self.address}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request, timeout=5).close()
-
-
-def local_services(config: Config) -> list[ManagedService]:
-    from fashion_pipeline.store.postgres_service import PostgresService
-
-    state_dir = Path(config.paths.state_dir)
-    return [
-        MotoService(state_dir, config.services.moto_port),
-        PostgresService(state_dir, config.services.postgres_port, database=config.rds.database),
-    ]
-
-
-def after_services_up(config: Config, services: list[ManagedService]) -> list[str]:
-    """Wiring between started services: the local RDS's password goes to (moto's) Secrets Manager,
-    where jobs look for it exactly as they do on AWS."""
-    from fashion_pipeline.store.postgres_service import PostgresService, publish_local_rds_secret
-
-    running = {service.name: service for service in services if service.status().running}
-    postgres = running.get(PostgresService.name)
-    if postgres is None or MotoService.name not in running:
-        return []
-    return [publish_local_rds_secret(config, postgres)]
 
 
 def free_port() -> int:

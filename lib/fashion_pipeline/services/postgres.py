@@ -1,35 +1,37 @@
 """PostgreSQL 15 from Debian's packages as the local stand-in for the store's RDS database.
 
-The cluster lives in `<state_dir>/postgres/data`, listens on 127.0.0.1 only (plus a Unix socket in
-a directory only its owner can enter), and serves one application role and database. The role's
-password is generated on first start and kept in a 0600 file beside the cluster, the way RDS keeps
-a managed master password in Secrets Manager; `fashion services up` publishes it there (moto).
+The cluster listens on 127.0.0.1 only (plus a Unix socket in a directory only its owner can
+enter) and serves one application role and database. The role's password is generated on first
+start and kept in a 0600 file in the state dir, the way RDS keeps a managed master password in
+Secrets Manager; `fashion services up` publishes it there (moto).
 
 PostgreSQL refuses to run as root, so when we are root initdb and the server run as the `postgres`
-system user the Debian package created.
+system user the Debian package created. That user may not be able to enter the directory the
+project was cloned into (home directories and `mktemp -d` are private), so as root the cluster's
+files live in a directory the `postgres` user owns (under its home, else /var/tmp), one per state
+dir; the state dir records where (`postgres/cluster-dir`) so `down`, `status` and `clean` find it.
+As an ordinary user the server runs as that user and the cluster stays inside the state dir.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import os
 import pwd
 import secrets
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
 from fashion_pipeline.config import Config
-from fashion_pipeline.services import LOOPBACK, ManagedService, ServiceError
+from fashion_pipeline.services.base import LOOPBACK, ManagedService, ServiceError
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 SERVICE_USER = "postgres"  # created by Debian's postgresql package
 APP_ROLE = "fashion_app"
-SCRAM_ITERATIONS = 4096
 PG_CTL_TIMEOUT_S = 30
+SHARED_CLUSTERS_DIR = Path("/var/tmp")
+CLUSTERS_FOLDER = "fashion-pipeline-clusters"
 
 
 class PostgresService(ManagedService):
@@ -44,15 +46,28 @@ class PostgresService(ManagedService):
     # ---- where things are ------------------------------------------------------------------
     @property
     def home(self) -> Path:
+        """In the state dir: the credentials and the record of where the cluster lives."""
         return self.state_dir / "postgres"
 
     @property
+    def cluster_record(self) -> Path:
+        return self.home / "cluster-dir"
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The data and socket directories' parent: recorded at first start, else where it would go."""
+        try:
+            return Path(self.cluster_record.read_text().strip())
+        except FileNotFoundError:
+            return self._chosen_cluster_dir()
+
+    @property
     def data_dir(self) -> Path:
-        return self.home / "data"
+        return self.cluster_dir / "data"
 
     @property
     def socket_dir(self) -> Path:
-        return self.home / "socket"
+        return self.cluster_dir / "socket"
 
     @property
     def credentials_file(self) -> Path:
@@ -114,6 +129,15 @@ class PostgresService(ManagedService):
         if done.returncode != 0:
             super().stop_process(pid)
 
+    def remove_data(self) -> str:
+        """Delete the cluster and the credentials (the server must be stopped): `make clean`."""
+        if self.owned_pid() is not None:
+            raise ServiceError("postgres: still running; run `fashion services down` first")
+        cluster_dir = self.cluster_dir
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+        return f"postgres: removed the cluster in {cluster_dir}"
+
     # ---- connections for tools (psycopg) -----------------------------------------------------
     def admin_dsn(self, database: str = "postgres") -> str:
         """The cluster owner over the private Unix socket (trust auth: only its owner can enter)."""
@@ -124,7 +148,7 @@ class PostgresService(ManagedService):
         try:
             return json.loads(self.credentials_file.read_text())
         except FileNotFoundError:
-            raise ServiceError(f"postgres: no credentials yet; run `fashion services up` first") from None
+            raise ServiceError("postgres: no credentials yet; run `fashion services up` first") from None
 
     def create_database(self, name: str) -> None:
         """A fresh database owned by the application role (tests give each case its own)."""
@@ -142,21 +166,26 @@ class PostgresService(ManagedService):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # ---- internals ---------------------------------------------------------------------------
+    def _chosen_cluster_dir(self) -> Path:
+        owner = self._service_account()
+        if owner is None:
+            return self.home
+        # One cluster per state dir, so two clones (or a test run beside the demo) never share.
+        key = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        service_home = Path(owner.pw_dir)
+        parent = service_home if _owned_by(service_home, owner) else SHARED_CLUSTERS_DIR
+        return parent / CLUSTERS_FOLDER / key
+
     def _prepare_directories(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        cluster_dir = self.cluster_dir
         owner = self._service_account()
-        for directory in (self.data_dir, self.socket_dir):
+        for directory in (cluster_dir, self.data_dir, self.socket_dir):
             directory.mkdir(parents=True, exist_ok=True)
             if owner is not None:
                 os.chown(directory, owner.pw_uid, owner.pw_gid)
             directory.chmod(0o700)
-        if owner is not None:
-            unreachable = _first_unreachable_ancestor(self.data_dir, owner)
-            if unreachable is not None:
-                raise ServiceError(
-                    f"postgres: the server runs as the '{SERVICE_USER}' user, who cannot enter "
-                    f"{unreachable}; use a state dir it can reach (chmod o+x on the parents)"
-                )
+        self.cluster_record.write_text(f"{cluster_dir}\n")
 
     def _initdb(self) -> None:
         done = subprocess.run(
@@ -180,9 +209,12 @@ class PostgresService(ManagedService):
                 "username": APP_ROLE, "password": secrets.token_urlsafe(24),
             }))
         credentials = self.app_credentials()
-        # Only the SCRAM verifier crosses the wire, so the password cannot end up in a server log.
-        verifier = scram_sha256_verifier(credentials["password"])
         with psycopg.connect(self.admin_dsn(), autocommit=True) as admin:
+            # libpq hashes the password client-side (SCRAM-SHA-256, the server's setting): only the
+            # verifier crosses the wire, so the password cannot end up in a server log.
+            verifier = admin.pgconn.encrypt_password(
+                credentials["password"].encode(), APP_ROLE.encode(), b"scram-sha-256"
+            ).decode()
             role_exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
             verb = "ALTER" if role_exists else "CREATE"
             admin.execute(f"{verb} ROLE {APP_ROLE} LOGIN PASSWORD '{verifier}'")
@@ -197,7 +229,7 @@ class PostgresService(ManagedService):
         except KeyError:
             raise ServiceError(
                 f"postgres: running as root needs the '{SERVICE_USER}' system user (Debian's "
-                f"postgresql package creates it)"
+                f"postgresql package creates it: make system-deps)"
             ) from None
 
     def _cluster_owner(self) -> str:
@@ -214,38 +246,20 @@ class PostgresService(ManagedService):
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=str(self.home), **self._as_service_user(),
+                start_new_session=True, cwd=str(self.cluster_dir), **self._as_service_user(),
             )
         return process.pid
 
 
 def publish_local_rds_secret(config: Config, service: PostgresService) -> str:
     """Put the local RDS's connection secret into Secrets Manager, shaped like an RDS-managed one."""
-    from fashion_pipeline.aws import aws_client
+    from fashion_pipeline.aws import put_secret_json
 
-    credentials = service.app_credentials()
-    secret = json.dumps({
-        **credentials, "engine": "postgres", "host": LOOPBACK, "port": service.port,
+    put_secret_json(config, config.names.rds_secret_id, {
+        **service.app_credentials(), "engine": "postgres", "host": LOOPBACK, "port": service.port,
         "dbname": service.database,
     })
-    client = aws_client("secretsmanager", config)
-    secret_id = config.names.rds_secret_id
-    try:
-        client.put_secret_value(SecretId=secret_id, SecretString=secret)
-    except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=secret_id, SecretString=secret)
-    return f"postgres: credentials published to Secrets Manager as {secret_id}"
-
-
-def scram_sha256_verifier(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
-    """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5803), computed client-side."""
-    salt = salt or secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-    b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+    return f"postgres: credentials published to Secrets Manager as {config.names.rds_secret_id}"
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -261,22 +275,13 @@ def _service_env(account: pwd.struct_passwd) -> dict[str, str]:
     }
 
 
-def _first_unreachable_ancestor(path: Path, account: pwd.struct_passwd) -> Path | None:
-    """The first directory above `path` that `account` may not search (enter), if any."""
-    groups = {account.pw_gid, *os.getgrouplist(account.pw_name, account.pw_gid)}
-    for directory in reversed(path.parents):
-        info = directory.stat()
-        if info.st_uid == account.pw_uid:
-            allowed = info.st_mode & stat.S_IXUSR
-        elif info.st_gid in groups:
-            allowed = info.st_mode & stat.S_IXGRP
-        else:
-            allowed = info.st_mode & stat.S_IXOTH
-        if not allowed:
-            return directory
-    return None
+def _owned_by(directory: Path, account: pwd.struct_passwd) -> bool:
+    try:
+        return directory.is_dir() and directory.stat().st_uid == account.pw_uid
+    except OSError:
+        return False
 
 
 def _is_scratch(state_dir: Path) -> bool:
-    # Test clusters in /tmp are thrown away: durability there only costs time.
-    return str(state_dir.resolve()).startswith("/tmp/")
+    # Test clusters in a temp dir are thrown away: durability there only costs time.
+    return str(state_dir.resolve()).startswith(("/tmp/", "/var/tmp/"))

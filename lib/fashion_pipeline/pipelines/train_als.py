@@ -1,5 +1,7 @@
 """train_als: the nightly recommender run for one day, and what it leaves in the lake.
 
+    spark-submit jobs/train_als.py --env emr --run-date 2020-09-22
+
 Under `<lake_root>/recs/`:
 - `recommendations/run_date=D/`: one row per customer: items (article_id, score, reason),
   model_version, generated_at. Customers with history get the blend; the others the popular
@@ -15,27 +17,27 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
-from fashion_pipeline.pipelines.partition_raw import curated_uri
-from fashion_pipeline.recs import signals
-from fashion_pipeline.recs.model import RecommenderFit, fit_recommender, item_neighbors, model_version, score_users
-from fashion_pipeline.recs.scoring import REASON_POPULAR
-from fashion_pipeline.schemas import CUSTOMERS, TRANSACTIONS
+from fashion_pipeline.recs.model import fit_recommender, item_neighbors, model_version
+from fashion_pipeline.recs.recommend import (
+    als_checkpoint_uri,
+    model_uri,
+    read_sales_and_customers,
+    recommend_all,
+)
 from fashion_pipeline.storage import Storage
+from fashion_pipeline.tables import (
+    ITEM_NEIGHBORS_TABLE,
+    RECOMMENDATIONS_TABLE,
+    reports_uri,
+)
 
-ITEM_STRUCT = "array<struct<article_id:string,score:double,reason:string>>"
-
-
-def recs_uri(config: Config, *parts: str) -> str:
-    return config.paths.lake("recs", *parts)
-
-
-def model_uri(config: Config, version: str) -> str:
-    return recs_uri(config, "models", f"version={version}")
+RUN_DATE_HELP = "YYYY-MM-DD: the last day of sales the run uses (inclusive)"
 
 
 @dataclass
@@ -66,11 +68,8 @@ class TrainReport:
         )
 
 
-def read_curated(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame]:
-    return (
-        read_table(spark, curated_uri(config, TRANSACTIONS)),
-        read_table(spark, curated_uri(config, CUSTOMERS)),
-    )
+def add_arguments(parser) -> None:
+    add_run_date_option(parser, RUN_DATE_HELP)
 
 
 def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> TrainReport:
@@ -79,11 +78,11 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
     version = model_version(run_date, recs)
     generated_at = started.isoformat(timespec="seconds")
     report = TrainReport(run_date=run_date.isoformat(), model_version=version, generated_at=generated_at)
-    transactions_df, customers_df = read_curated(spark, config)
+    transactions_df, customers_df = read_sales_and_customers(spark, config)
 
     fit = fit_recommender(
         spark, transactions_df, customers_df, run_date, recs, model_uri(config, version),
-        checkpoint_uri=config.paths.lake("_checkpoints", "als"),
+        checkpoint_uri=als_checkpoint_uri(config),
     )
     stamp = {"model_version": F.lit(version), "generated_at": F.lit(generated_at), "run_date": F.lit(run_date)}
 
@@ -91,11 +90,11 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
     write_table(fit.item_factors_df, model_uri(config, version) + "/item_factors")
 
     recommendations_df = recommend_all(spark, fit, customers_df).withColumns(stamp)
-    write_table(recommendations_df, recs_uri(config, "recommendations"), partition_by=("run_date",))
+    write_table(recommendations_df, RECOMMENDATIONS_TABLE.uri(config), partition_by=RECOMMENDATIONS_TABLE.partition_keys)
     neighbors_df = item_neighbors(spark, fit).withColumns(stamp)
-    write_table(neighbors_df, recs_uri(config, "item_neighbors"), partition_by=("run_date",))
+    write_table(neighbors_df, ITEM_NEIGHBORS_TABLE.uri(config), partition_by=ITEM_NEIGHBORS_TABLE.partition_keys)
 
-    written_df = read_table(spark, recs_uri(config, "recommendations")).filter(F.col("run_date") == F.lit(run_date))
+    written_df = read_table(spark, RECOMMENDATIONS_TABLE.uri(config)).filter(F.col("run_date") == F.lit(run_date))
     counts = written_df.agg(
         F.count_if(~F.col("cold_start")).alias("warm"), F.count_if(F.col("cold_start")).alias("cold")
     ).first()
@@ -105,11 +104,11 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
     report.candidates = fit.n_candidates
     report.recommendations_by_reason = {row["reason"]: row["count"] for row in by_reason}
     report.articles_with_neighbors = (
-        read_table(spark, recs_uri(config, "item_neighbors")).filter(F.col("run_date") == F.lit(run_date)).count()
+        read_table(spark, ITEM_NEIGHBORS_TABLE.uri(config)).filter(F.col("run_date") == F.lit(run_date)).count()
     )
     report.outputs = {
-        "recommendations": recs_uri(config, "recommendations", f"run_date={run_date}"),
-        "item_neighbors": recs_uri(config, "item_neighbors", f"run_date={run_date}"),
+        "recommendations": RECOMMENDATIONS_TABLE.uri(config, run_date=run_date),
+        "item_neighbors": ITEM_NEIGHBORS_TABLE.uri(config, run_date=run_date),
         "model": model_uri(config, version),
     }
     report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
@@ -117,40 +116,5 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
         {"model_version": version, "run_date": run_date.isoformat(), "generated_at": generated_at,
          "parameters": recs.model_dump(mode="json"), "interactions": fit.interactions,
          "candidates": fit.n_candidates}, indent=2, sort_keys=True))
-    storage.write_text(config.paths.lake("_reports", "recs", f"train_als-{run_date}.json"), report.to_json())
+    storage.write_text(reports_uri(config, "recs", f"train_als-{run_date}.json"), report.to_json())
     return report
-
-
-def recommend_all(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame) -> DataFrame:
-    """customer_id, items, cold_start for every customer: the blend where there is history,
-    the segment's popular articles where there is none."""
-    warm_df = score_users(spark, fit).select(
-        "customer_id",
-        F.arrays_zip(
-            F.col("item_ids").alias("article_id"), F.col("item_scores").alias("score"),
-            F.col("item_reasons").alias("reason"),
-        ).cast(ITEM_STRUCT).alias("items"),
-        F.lit(False).alias("cold_start"),
-    )
-    cold_df = cold_start_recommendations(
-        customers_df.join(fit.user_factors_df, on="customer_id", how="left_anti"), fit
-    ).withColumn("cold_start", F.lit(True))
-    return warm_df.unionByName(cold_df)
-
-
-def cold_start_recommendations(customers_df: DataFrame, fit: RecommenderFit) -> DataFrame:
-    """customer_id, items: the popular articles of each customer's segment."""
-    segment_lists = fit.segment_popular_df.groupBy("segment").agg(
-        F.transform(
-            F.sort_array(F.collect_list(F.struct("rank", "article_id", "score"))),
-            lambda item: F.struct(
-                item["article_id"].alias("article_id"), item["score"].alias("score"),
-                F.lit(REASON_POPULAR).alias("reason"),
-            ),
-        ).cast(ITEM_STRUCT).alias("items")
-    )
-    return (
-        signals.with_segment(customers_df, fit.recs.age_band_edges)
-        .join(F.broadcast(segment_lists), on="segment", how="left")
-        .select("customer_id", F.coalesce("items", F.array().cast(ITEM_STRUCT)).alias("items"))
-    )

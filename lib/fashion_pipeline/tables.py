@@ -1,0 +1,160 @@
+"""Every table of the lake, in one registry: its name (the Glue / Athena name), where it lives
+under the lake root, its declared schema, its partitioning and the command that writes it.
+
+Jobs write and read tables through this registry, the Glue catalog and the Athena DDL are
+generated from it, and the local DuckDB views and the data-quality views are made from it, so a
+location is spelled once. Run reports and staging copies live beside the tables under `_reports/`
+and `_staging/`, one folder per job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructField, StructType
+
+from fashion_pipeline.config import Config
+from fashion_pipeline.dataset import HM_FIRST_DAY
+from fashion_pipeline.errors import MissingInputError
+from fashion_pipeline.lake import read_table
+from fashion_pipeline.lakefs import path_exists
+from fashion_pipeline.schemas import (
+    ARTICLES,
+    CUSTOMERS,
+    ITEM_NEIGHBORS_SCHEMA,
+    RECOMMENDATIONS_SCHEMA,
+    TRANSACTIONS,
+    TableSpec,
+)
+from fashion_pipeline.store import schemas as store
+
+# Partition projection per partition column: Athena computes partitions instead of listing them.
+DAILY_PROJECTION = {"type": "date", "format": "yyyy-MM-dd", "range": f"{HM_FIRST_DAY:%Y-%m-%d},NOW",
+                    "interval": "1", "interval.unit": "DAYS"}
+MONTHLY_PROJECTION = {"type": "date", "format": "yyyy-MM", "range": f"{HM_FIRST_DAY:%Y-%m},NOW",
+                      "interval": "1", "interval.unit": "MONTHS"}
+MONTHLY_PARTITION_KEYS = ("year_month",)
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    name: str  # the Glue / Athena table name
+    location: str  # under the lake root
+    schema: StructType  # every column, partition columns included
+    partition_keys: tuple[str, ...] = ()
+    description: str = ""
+    written_by: str = ""  # the `fashion` command that writes it, for "run ... first" messages
+
+    def uri(self, config: Config, **partition: object) -> str:
+        """The table's folder, or one partition's: `uri(config, run_date=day)`."""
+        unknown = set(partition) - set(self.partition_keys)
+        if unknown:
+            raise ValueError(f"{self.name} is not partitioned by {sorted(unknown)}")
+        return config.paths.lake(self.location, *(f"{key}={value}" for key, value in partition.items()))
+
+    @property
+    def data_fields(self) -> list[StructField]:
+        return [f for f in self.schema.fields if f.name not in self.partition_keys]
+
+    @property
+    def partition_fields(self) -> list[StructField]:
+        by_name = {f.name: f for f in self.schema.fields}
+        return [by_name[key] for key in self.partition_keys]
+
+    def projection(self, key: str) -> dict[str, str]:
+        return MONTHLY_PROJECTION if key in MONTHLY_PARTITION_KEYS else DAILY_PROJECTION
+
+
+def _hm_tables(spec: TableSpec) -> tuple[LakeTable, LakeTable]:
+    curated = LakeTable(spec.name, f"curated/{spec.name}", spec.curated_schema, spec.partition_by,
+                        spec.description, "fashion partition-raw")
+    quarantine = LakeTable(f"{spec.name}_quarantine", f"quarantine/{spec.name}", spec.quarantine_schema, (),
+                           f"Rows of the landed {spec.raw_file} files partition_raw refused, as read, with the reason.",
+                           "fashion partition-raw")
+    return curated, quarantine
+
+
+ARTICLES_TABLE, ARTICLES_QUARANTINE_TABLE = _hm_tables(ARTICLES)
+CUSTOMERS_TABLE, CUSTOMERS_QUARANTINE_TABLE = _hm_tables(CUSTOMERS)
+TRANSACTIONS_TABLE, TRANSACTIONS_QUARANTINE_TABLE = _hm_tables(TRANSACTIONS)
+
+ORDERS_TABLE = LakeTable(
+    "orders", "curated/orders", store.ORDERS_SCHEMA, (store.ORDER_DATE,),
+    "Web-shop orders, newest version of each, by the UTC day they were placed.", "fashion extract-rds")
+ORDER_ITEMS_TABLE = LakeTable(
+    "order_items", "curated/order_items", store.ORDER_ITEMS_SCHEMA, (store.ORDER_DATE,),
+    "Lines of the web-shop orders, partitioned like their orders.", "fashion extract-rds")
+STORE_CUSTOMERS_TABLE = LakeTable(
+    "store_customers", "curated/store_customers", store.STORE_CUSTOMERS_SCHEMA, (store.SNAPSHOT_DATE,),
+    "Daily snapshot of the shop's customers, without direct identifiers.", "fashion extract-rds")
+STORE_ARTICLES_TABLE = LakeTable(
+    "store_articles", "curated/store_articles", store.STORE_ARTICLES_SCHEMA, (store.SNAPSHOT_DATE,),
+    "Daily snapshot of the shop's catalogue with price and stock.", "fashion extract-rds")
+ORDERS_QUARANTINE_TABLE = LakeTable(
+    "orders_quarantine", "quarantine/orders", store.ORDERS_QUARANTINE_SCHEMA, (store.RUN_DATE,),
+    "Orders extract_rds refused, as read, with the reason; by run date.", "fashion extract-rds")
+ORDER_ITEMS_QUARANTINE_TABLE = LakeTable(
+    "order_items_quarantine", "quarantine/order_items", store.ORDER_ITEMS_QUARANTINE_SCHEMA, (store.RUN_DATE,),
+    "Order lines extract_rds refused, as read, with the reason; by run date.", "fashion extract-rds")
+
+SALES_DAILY_TABLE = LakeTable(
+    "sales_daily", "analytics/sales_daily", store.SALES_DAILY_SCHEMA, ("sales_date",),
+    "Net sales per day by article, product type, colour, department, index group and channel.",
+    "fashion daily-aggregates")
+CUSTOMER_RFM_TABLE = LakeTable(
+    "customer_rfm", "analytics/customer_rfm", store.CUSTOMER_RFM_SCHEMA, ("as_of_date",),
+    "Recency, frequency and monetary scores and segment of each customer, as of a day.",
+    "fashion daily-aggregates")
+TOP_SELLERS_TABLE = LakeTable(
+    "top_sellers", "analytics/top_sellers", store.TOP_SELLERS_SCHEMA, ("as_of_date",),
+    "Best-selling articles of the seven days ending on a day.", "fashion daily-aggregates")
+TREND_MOVERS_TABLE = LakeTable(
+    "trend_movers", "analytics/trend_movers", store.TREND_MOVERS_SCHEMA, ("as_of_date",),
+    "Articles rising or falling most, week over week, above a minimum volume.", "fashion daily-aggregates")
+
+RECOMMENDATIONS_TABLE = LakeTable(
+    "recommendations", "recs/recommendations", RECOMMENDATIONS_SCHEMA, ("run_date",),
+    "Each customer's 12 recommended articles of a nightly run, best first, with the reason.",
+    "fashion recs train")
+ITEM_NEIGHBORS_TABLE = LakeTable(
+    "item_neighbors", "recs/item_neighbors", ITEM_NEIGHBORS_SCHEMA, ("run_date",),
+    "Each recently sold article's closest articles by ALS item factors, of a nightly run.",
+    "fashion recs train")
+
+LAKE_TABLES: tuple[LakeTable, ...] = (
+    ARTICLES_TABLE, CUSTOMERS_TABLE, TRANSACTIONS_TABLE,
+    ARTICLES_QUARANTINE_TABLE, CUSTOMERS_QUARANTINE_TABLE, TRANSACTIONS_QUARANTINE_TABLE,
+    ORDERS_TABLE, ORDER_ITEMS_TABLE, STORE_CUSTOMERS_TABLE, STORE_ARTICLES_TABLE,
+    ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE,
+    SALES_DAILY_TABLE, CUSTOMER_RFM_TABLE, TOP_SELLERS_TABLE, TREND_MOVERS_TABLE,
+    RECOMMENDATIONS_TABLE, ITEM_NEIGHBORS_TABLE,
+)
+LAKE_TABLES_BY_NAME = {table.name: table for table in LAKE_TABLES}
+
+
+def hm_table(spec: TableSpec) -> LakeTable:
+    """The curated table an H&M file becomes."""
+    return LAKE_TABLES_BY_NAME[spec.name]
+
+
+def hm_quarantine_table(spec: TableSpec) -> LakeTable:
+    return LAKE_TABLES_BY_NAME[f"{spec.name}_quarantine"]
+
+
+def reports_uri(config: Config, job: str, *parts: str) -> str:
+    """Where a job's run reports go: `_reports/<job>/...`."""
+    return config.paths.lake("_reports", job, *parts)
+
+
+def staging_uri(config: Config, job: str, *parts: str) -> str:
+    """A job's private working copy, removed when the run publishes: `_staging/<job>/...`."""
+    return config.paths.lake("_staging", job, *parts)
+
+
+def read_lake_table(spark: SparkSession, config: Config, table: LakeTable) -> DataFrame:
+    """A whole table with its declared schema; a table never written is a `MissingInputError`
+    naming the command that writes it."""
+    uri = table.uri(config)
+    if not path_exists(spark, uri):
+        raise MissingInputError(f"the {table.name} table has not been written yet ({uri}): run `{table.written_by}` first")
+    return read_table(spark, uri, table.schema)
