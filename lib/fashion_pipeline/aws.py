@@ -45,16 +45,15 @@ class SecretError(PipelineError):
 
 
 def read_secret_string(config: Config, secret_id: str) -> str:
-    """The SecretString of `secret_id`; errors name the secret, never its value."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """The SecretString of `secret_id`; errors name the secret, never its value. An unreachable
+    endpoint is left to propagate (errors.describe_failure says which service to start)."""
+    from botocore.exceptions import ClientError
 
     try:
         reply = aws_client("secretsmanager", config).get_secret_value(SecretId=secret_id)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
         raise SecretError(f"cannot read secret {secret_id} ({code})") from None
-    except BotoCoreError as error:
-        raise SecretError(f"cannot reach Secrets Manager for {secret_id}: {error}") from None
     return reply.get("SecretString", "")
 
 

@@ -114,7 +114,7 @@ def _describe_spark(error: BaseException) -> str | None:
 
 
 def _describe_os(error: BaseException) -> str | None:
-    if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError, FileNotFoundError)) and error.filename:
+    if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError, FileNotFoundError, FileExistsError)) and error.filename:
         return f"{error.strerror}: {error.filename}; choose a path you can write (--lake-root, --raw-root, --out)"
     return None
 

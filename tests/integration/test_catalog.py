@@ -1,10 +1,11 @@
 """Glue tables generated from the declared schemas, against moto's Glue; Athena DDL from the same."""
 import sqlglot
+from sqlglot import exp
 
 from fashion_pipeline.aws import aws_client
-from fashion_pipeline.catalog.glue import athena_ddl, sync_catalog
+from fashion_pipeline.catalog.glue import athena_ddl, hive_type, sync_catalog
 from fashion_pipeline.store.schemas import ORDERS_SCHEMA
-from fashion_pipeline.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME
+from fashion_pipeline.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME, ORDERS_TABLE
 
 
 def test_sync_creates_then_updates_tables_matching_the_schemas(aws_config):
@@ -31,11 +32,48 @@ def test_sync_creates_then_updates_tables_matching_the_schemas(aws_config):
     assert tables["articles"]["PartitionKeys"] == []
 
 
-def test_athena_ddl_names_every_table_with_its_projection(config):
+def _hive_text(type_text: str) -> str:
+    """A Hive type as the parser below prints it (it spaces decimal(10, 2))."""
+    return exp.DataType.build(type_text, dialect="hive").sql("hive").lower()
+
+
+def _hive(data_type) -> str:
+    return _hive_text(hive_type(data_type))
+
+
+def _parsed_ddl(ddl: str) -> dict[str, dict]:
+    """Each CREATE TABLE of the DDL read back by a Hive parser: columns, partitions, location, properties."""
+    tables = {}
+    for statement in [s.strip() for s in ddl.split(";\n") if s.strip()][1:]:
+        create = sqlglot.parse_one(statement.rstrip(";"), read="hive")
+        properties = create.args["properties"].expressions
+        partitioned = next((p for p in properties if isinstance(p, exp.PartitionedByProperty)), None)
+        tables[create.this.this.name] = {
+            "database": create.this.this.db,
+            "columns": [(c.name, c.args["kind"].sql("hive").lower()) for c in create.this.expressions],
+            "partitions": [(c.name, c.args["kind"].sql("hive").lower()) for c in partitioned.this.expressions] if partitioned else [],
+            "location": next(p.this.name for p in properties if isinstance(p, exp.LocationProperty)),
+            "properties": {p.this.name: p.args["value"].name for p in properties if type(p) is exp.Property},
+        }
+    return tables
+
+
+def test_athena_ddl_declares_every_table_as_the_registry_does(config):
     ddl = athena_ddl(config)
+    assert ddl.startswith("CREATE DATABASE IF NOT EXISTS fashion_lake;")
+    parsed = _parsed_ddl(ddl)
+    assert set(parsed) == set(LAKE_TABLES_BY_NAME)
     for table in LAKE_TABLES:
-        assert f"CREATE EXTERNAL TABLE IF NOT EXISTS fashion_lake.{table.name} (" in ddl
-    assert "PARTITIONED BY (`order_date` date)" in ddl
-    assert "'projection.order_date.range' = '2018-09-20,NOW'" in ddl
-    for statement in ddl.split(";\n"):  # Hive DDL, as Athena takes it
-        assert sqlglot.parse_one(statement.strip().rstrip(";"), read="hive") is not None
+        declared = parsed[table.name]
+        assert declared["database"] == "fashion_lake"
+        assert declared["columns"] == [(f.name, _hive(f.dataType)) for f in table.data_fields], table.name
+        assert declared["partitions"] == [(f.name, _hive(f.dataType)) for f in table.partition_fields], table.name
+        assert declared["location"] == table.uri(config) + "/"
+        for key in table.partition_keys:
+            assert declared["properties"][f"projection.{key}.type"] == "date"
+    orders = parsed["orders"]
+    assert orders["partitions"] == [("order_date", "date")]
+    assert orders["properties"]["projection.order_date.range"] == "2018-09-20,NOW"
+    assert orders["properties"]["storage.location.template"] == ORDERS_TABLE.uri(config) + "/order_date=${order_date}"
+    assert parsed["transactions"]["properties"]["projection.year_month.range"] == "2018-09,NOW"
+    assert ("items", _hive_text("array<struct<article_id:string,score:double,reason:string>>")) in parsed["recommendations"]["columns"]

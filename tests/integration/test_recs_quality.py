@@ -10,17 +10,15 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-pytest.importorskip("fashion_pipeline.generate", reason="the synthetic data generator is not on this branch yet")
-
-from fashion_pipeline.config import load_config  # noqa: E402
-from fashion_pipeline.generate import generate_hm  # noqa: E402
-from fashion_pipeline.lake import read_table  # noqa: E402
-from fashion_pipeline.landing import land_directory  # noqa: E402
-from fashion_pipeline.pipelines.evaluate_recs import run_evaluate_recs  # noqa: E402
-from fashion_pipeline.pipelines.partition_raw import run_partition_raw  # noqa: E402
-from fashion_pipeline.pipelines.train_als import run_train_als  # noqa: E402
-from fashion_pipeline.storage import storage_for  # noqa: E402
-from fashion_pipeline.tables import ITEM_NEIGHBORS_TABLE, RECOMMENDATIONS_TABLE  # noqa: E402
+from fashion_pipeline.config import load_config
+from fashion_pipeline.generate import generate_hm
+from fashion_pipeline.lake import read_table
+from fashion_pipeline.landing import land_directory
+from fashion_pipeline.pipelines.evaluate_recs import run_evaluate_recs
+from fashion_pipeline.pipelines.partition_raw import run_partition_raw
+from fashion_pipeline.pipelines.train_als import run_train_als
+from fashion_pipeline.storage import storage_for
+from fashion_pipeline.tables import ITEM_NEIGHBORS_TABLE, RECOMMENDATIONS_TABLE
 
 SEED = 7
 RUN_DATE = date(2020, 9, 22)  # the generator's last day of sales

@@ -106,10 +106,11 @@ def test_customer_rules_and_duplicates(spark):
         ("1" * 64, None, None, None, None, "7", None),
     ]
     raw_df = _raw(spark, CUSTOMERS_COLUMNS, rows)
-    reasons = sorted(str(r[REJECT_REASON]) for r in flag_customers(raw_df).collect())
-    assert reasons == sorted(
-        ["None", "duplicate_customer_id", "invalid_club_member_status", "invalid_age", "invalid_fn", "invalid_age"]
-    )
+    reasons = sorted((r["customer_id"], str(r[REJECT_REASON])) for r in flag_customers(raw_df).collect())
+    assert reasons == sorted([
+        (CUSTOMER_A, "None"), (CUSTOMER_A, "duplicate_customer_id"), (CUSTOMER_B, "invalid_club_member_status"),
+        ("e" * 64, "invalid_age"), ("f" * 64, "invalid_fn"), ("1" * 64, "invalid_age"),
+    ])
 
 
 def test_curated_customers_turn_flags_into_booleans(spark):
@@ -142,5 +143,8 @@ def test_article_rules(spark):
         _article(),
     ]
     raw_df = _raw(spark, ARTICLES_COLUMNS, rows)
-    reasons = sorted(str(r[REJECT_REASON]) for r in flag_articles(raw_df).collect())
-    assert reasons == sorted(["None", "None", "product_code_mismatch", "invalid_product_type_no", "duplicate_article_id"])
+    reasons = sorted((r["article_id"], str(r[REJECT_REASON])) for r in flag_articles(raw_df).collect())
+    assert reasons == sorted([
+        (ARTICLE_1, "None"), ("0108775016", "None"), ("0200000001", "product_code_mismatch"),
+        ("0108775017", "invalid_product_type_no"), (ARTICLE_1, "duplicate_article_id"),
+    ])

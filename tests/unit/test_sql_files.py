@@ -4,9 +4,13 @@ from importlib import resources
 import pytest
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.qualify import qualify
 
+from fashion_pipeline.catalog.glue import hive_type
+from fashion_pipeline.catalog.local_query import QueryError, athena_to_duckdb
 from fashion_pipeline.quality.checks import load_sql_checks
-from fashion_pipeline.tables import LAKE_TABLES_BY_NAME
+from fashion_pipeline.tables import LAKE_TABLES
 
 SQL_FILES = sorted(p for p in resources.files("fashion_pipeline").joinpath("sql").rglob("*.sql"))
 
@@ -17,18 +21,31 @@ def test_there_are_analyst_queries_and_dq_checks():
     assert len(load_sql_checks()) >= 10
 
 
+LAKE_SCHEMA = {t.name: {f.name: hive_type(f.dataType) for f in t.schema.fields} for t in LAKE_TABLES}
+
+
 @pytest.mark.parametrize("sql_file", SQL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_parses_as_one_athena_select_over_catalog_tables(sql_file):
+def test_every_table_and_column_a_file_names_exists_in_the_registry(sql_file):
     statements = sqlglot.parse(sql_file.read_text(), read="athena")
     assert len(statements) == 1 and isinstance(statements[0], exp.Query)
     ctes = {cte.alias for cte in statements[0].find_all(exp.CTE)}
     tables = {t.name for t in statements[0].find_all(exp.Table)} - ctes
-    assert tables and tables <= set(LAKE_TABLES_BY_NAME), tables - set(LAKE_TABLES_BY_NAME)
+    assert tables and tables <= set(LAKE_SCHEMA), tables - set(LAKE_SCHEMA)
+    # Resolves every column against the declared schemas; a misspelt or dropped column fails.
+    qualify(statements[0], schema=LAKE_SCHEMA, dialect="athena", validate_qualify_columns=True)
 
 
-def test_broken_sql_is_rejected_by_the_athena_dialect():
-    with pytest.raises(sqlglot.errors.ParseError):
-        sqlglot.parse_one("SELECT order_id FROM orders WHERE (order_date = ", read="athena")
+def test_a_column_the_schemas_do_not_have_is_caught():
+    with pytest.raises(OptimizeError, match="order_idd"):
+        qualify(sqlglot.parse_one("SELECT order_idd FROM orders", read="athena"), schema=LAKE_SCHEMA,
+                dialect="athena", validate_qualify_columns=True)
+
+
+def test_local_runner_refuses_what_athena_would_not_run():
+    with pytest.raises(QueryError, match="not valid Athena SQL"):
+        athena_to_duckdb("SELECT order_id FROM orders WHERE (order_date = ")
+    with pytest.raises(QueryError, match="expected one statement, found 2"):
+        athena_to_duckdb("SELECT 1; SELECT 2")
 
 
 def test_dq_checks_declare_blocking_and_return_the_agreed_columns():

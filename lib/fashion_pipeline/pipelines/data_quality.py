@@ -19,11 +19,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config
-from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.errors import MissingInputError, PipelineError
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.lakefs import path_exists
-from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, changed_predicate
+from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, changed_predicate, extract_report_uri
 from fashion_pipeline.quality.alerts import post_slack_alert, slack_webhook_url
 from fashion_pipeline.quality.checks import (
     CheckResult,
@@ -76,6 +76,11 @@ def run_data_quality(
     connection: RdsConnection | None = None,
     reconcile: bool = True,
 ) -> DataQualityReport:
+    extract_report = extract_report_uri(config, run_date)
+    if not storage.exists(extract_report):
+        raise MissingInputError(
+            f"extract_rds has not run for {run_date} (no {extract_report}): "
+            f"run `fashion extract-rds --run-date {run_date}` first")
     report = DataQualityReport(run_date=run_date.isoformat())
     register_lake_views(spark, config)
     for check in load_sql_checks():

@@ -214,12 +214,17 @@ def run_extract_rds(
     write_table(articles_df, STORE_ARTICLES_TABLE.uri(config, snapshot_date=run_date))
 
     report.finished_at = _now()
-    report_uri = reports_uri(config, JOB, f"run_date={run_date}.json")
+    report_uri = extract_report_uri(config, run_date)
     storage.write_text(report_uri, report.to_json())
     delete_path(spark, staging)
     if not report.reconciles:
         raise ReconciliationError(f"extract_rds {run_date}: counts or amounts do not reconcile; see {report_uri}")
     return report
+
+
+def extract_report_uri(config: Config, run_date: date) -> str:
+    """The run's report, written last: its presence says the day was extracted."""
+    return reports_uri(config, JOB, f"run_date={run_date}.json")
 
 
 def change_window(run_date: date) -> tuple[str, str]:

@@ -21,11 +21,13 @@ def slack_webhook_url(config: Config, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     if environ.get(WEBHOOK_VARIABLE):
         return environ[WEBHOOK_VARIABLE]
+    from botocore.exceptions import BotoCoreError
+
     from fashion_pipeline.aws import SecretError, read_secret_string
 
     try:
         text = read_secret_string(config, config.names.slack_webhook_secret_id)
-    except SecretError:
+    except (SecretError, BotoCoreError):  # no alert is better than hiding the failure it reports
         return None
     try:  # a plain URL, or {"url": ...}
         return json.loads(text).get("url")

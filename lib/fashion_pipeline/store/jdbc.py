@@ -109,7 +109,10 @@ def describe_jdbc_failure(error: Exception, connection: RdsConnection) -> str:
     text = str(error)
     match = _PSQL_MESSAGE.search(text)
     reason = match.group(1).strip() if match else (text.strip().splitlines() or [type(error).__name__])[0]
-    return f"cannot read from PostgreSQL {connection.where}: {reason[:300]}{connection.local_hint(reason)}"
+    hint = connection.local_hint(reason)
+    if "relation" in reason and "does not exist" in reason:
+        hint = "; the store schema is missing: run `fashion store migrate`"
+    return f"cannot read from PostgreSQL {connection.where}: {reason[:300]}{hint}"
 
 
 def _conform(source_df: DataFrame, schema: StructType) -> DataFrame:
