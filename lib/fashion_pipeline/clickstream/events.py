@@ -100,7 +100,7 @@ class ClickEvent:
 
     @property
     def partition_key(self) -> str:
-        return click_partition_key(self.as_record())
+        return click_partition_key({"customer_id": self.customer_id, "session_id": self.session_id})
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,7 @@ class ClickstreamSimulator:
         self._guest_weights = popular / popular.sum()
         self._cumulative = np.cumsum(self._weights, axis=1)
         self._guest_cumulative = np.cumsum(self._guest_weights)
+        self._type_cumulative: dict[tuple[int | None, int], tuple[np.ndarray, np.ndarray]] = {}
         self._devices = _Choice(DEVICE_SHARES)
         self._sources = _Choice(TRAFFIC_SOURCES)
         self._internal = _Choice(INTERNAL_SOURCES)
@@ -224,7 +225,7 @@ class ClickstreamSimulator:
         device = self._devices.draw(rng)
         source = self._sources.draw(rng)
         planned = bool(rng.random() < PLANNED_PURCHASE_SHARE[guest])
-        interest, interest_cumulative, focus_type = self._interest(rng, weights, cumulative)
+        interest, interest_cumulative, focus_type = self._interest(rng, segment, weights, cumulative)
         intent = SessionIntent(focus_type, tuple(self._article_ids[a] for a in interest), planned)
 
         n_views = 1 if rng.random() < BOUNCE_SHARE else min(1 + int(rng.geometric(MORE_VIEWS_P)), MAX_VIEWS)
@@ -273,21 +274,28 @@ class ClickstreamSimulator:
         return Session(session_id, customer, customer_id, segment, device, source, intent, tuple(events))
 
     # ------------------------------------------------------------------------------ internals
-    def _interest(self, rng, weights: np.ndarray, cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    def _interest(self, rng, segment: int | None, weights: np.ndarray,
+                  cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """A focus product type (that of an article drawn from the taste) and the articles of
-        that type the session is after, drawn by the same taste without repeats."""
+        that type the session is after: the first distinct ones of a few draws by the same taste."""
         seed_article = _draw(cumulative, rng.random())
         focus_type = int(self._product_type_no[seed_article])
-        candidates = self._articles_by_type[focus_type]
-        candidate_weights = weights[candidates]
-        available = int(np.count_nonzero(candidate_weights))
-        size = min(int(rng.integers(INTEREST_SIZE[0], INTEREST_SIZE[1] + 1)), available)
-        others = candidates[candidates != seed_article]
-        other_weights = weights[others]
-        extra = min(size - 1, int(np.count_nonzero(other_weights)))
-        chosen = rng.choice(others, size=extra, replace=False, p=other_weights / other_weights.sum()) if extra else []
-        interest = np.concatenate([[seed_article], chosen]).astype(np.int64)
+        candidates, type_cumulative = self._taste_within_type(segment, focus_type, weights)
+        size = int(rng.integers(INTEREST_SIZE[0], INTEREST_SIZE[1] + 1))
+        positions = np.searchsorted(type_cumulative, rng.random(3 * size) * type_cumulative[-1], side="right")
+        drawn = candidates[np.minimum(positions, len(candidates) - 1)].tolist()
+        interest = np.asarray(list(dict.fromkeys([seed_article, *drawn]))[:size], dtype=np.int64)
         return interest, np.cumsum(weights[interest]), focus_type
+
+    def _taste_within_type(self, segment: int | None, product_type_no: int,
+                           weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The articles of a product type and their cumulative weights for a segment (None: guests)."""
+        key = (segment, product_type_no)
+        cached = self._type_cumulative.get(key)
+        if cached is None:
+            candidates = self._articles_by_type[product_type_no]
+            cached = self._type_cumulative[key] = (candidates, np.cumsum(weights[candidates]))
+        return cached
 
 
 class _Choice:

@@ -14,6 +14,7 @@ stamped with the time they are sent; their content comes from the simulator (the
 """
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
@@ -323,6 +324,8 @@ def produce_clicks(
     # The simulated shoppers arrive at the wanted rate, so sessions overlap as they would live.
     nominal_rate = rate if rate > 0 else max(clicks.default_rate, 1.0)
     event_stream = simulator.event_stream(_utc(clock()), nominal_rate)
+    # The simulator's warm-up (sessions begun before the first event) is not the producer's time.
+    event_stream = itertools.chain([next(event_stream)], event_stream)
     with ExitStack() as stack:
         ledger = None
         if ledger_path is not None:
@@ -348,11 +351,11 @@ def check_stream(config: Config) -> int:
 
 
 def ensure_clickstream_stream(config: Config, sleep: Callable[[float], None] = time.sleep,
-                              clock: Callable[[], float] = time.monotonic, poll_s: float = 0.5) -> str:
+                              clock: Callable[[], float] = time.monotonic, poll_s: float = 1.0, client=None) -> str:
     """Create `names.clickstream_stream` with `clickstream.shard_count` shards if it is missing,
     and wait until it is ACTIVE. An existing stream is left as it is. Returns one line."""
     stream = config.names.clickstream_stream
-    client = aws_client("kinesis", config)
+    client = client or aws_client("kinesis", config)
     created = False
     try:
         try:
