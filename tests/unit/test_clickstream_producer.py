@@ -353,3 +353,14 @@ def test_ensure_stream_creates_it_and_waits_until_active(config):
     with pytest.raises(ClickstreamError, match="still CREATING after 10 s"):
         ensure_clickstream_stream(config, sleep=clock.sleep, clock=clock, poll_s=1.0, client=StubStreams(creating_polls=99))
     assert clock.now == 10.0
+
+
+def test_the_configuration_refuses_limits_kinesis_would_refuse(config):
+    from fashion_pipeline.config import ConfigError, load_config
+
+    for key, value in (("batch_max_records", 501), ("batch_max_bytes", KINESIS_MAX_BYTES_PER_CALL + 1),
+                       ("record_max_bytes", KINESIS_MAX_RECORD_BYTES + 1), ("max_event_bytes", 1_045_000)):
+        with pytest.raises(ConfigError, match=key if key != "max_event_bytes" else "4 KiB under record_max_bytes"):
+            load_config("local", environ={}, overrides={f"clickstream.{key}": value})
+    emr = load_config("emr", environ={"FASHION_BUCKET": "lake"}).clickstream
+    assert (emr.scale, emr.batch_max_records, emr.max_event_bytes) == ("hm", 500, 65536)

@@ -63,9 +63,8 @@ ADD_TO_CART_P = {True: 0.22, False: 0.05}  # by planned purchase
 SECOND_UNIT_SHARE = 0.08
 REMOVE_P = 0.2
 CHECKOUT_P = {True: 0.8, False: 0.15}  # by planned purchase, when the cart is not empty
-# Seconds: the time on a product page (lognormal), from view to add, and around the cart.
+# Seconds: the time on a product page (lognormal; an add to cart happens within it), and around the cart.
 DWELL_MEDIAN_S, DWELL_SIGMA = 25.0, 0.9
-ADD_AFTER_VIEW_S = (3.0, 20.0)
 CART_REVIEW_S = (10.0, 60.0)
 CHECKOUT_S = (60.0, 240.0)
 # Events per session under the shares above (measured: about 6.4 views and a little funnel):
@@ -256,7 +255,8 @@ class ClickstreamSimulator:
             add, quick, units, delay = cart_draws[i]
             if article not in cart and add < add_p:
                 cart[article] = 2 if units < SECOND_UNIT_SHARE else 1
-                added_at = moment + _seconds(ADD_AFTER_VIEW_S, delay)
+                # while still on the page: within the time spent on it
+                added_at = moment + timedelta(milliseconds=int(dwell[i] * 1000 * (0.2 + 0.7 * delay)))
                 page = "category" if quick < QUICK_ADD_SHARE else "product"
                 events.append(event(ADD_TO_CART, added_at, article, page, None, cart[article]))
             moment += timedelta(milliseconds=int(dwell[i] * 1000))
@@ -270,7 +270,6 @@ class ClickstreamSimulator:
                 moment += _seconds(CHECKOUT_S, rng.random())
                 for article, units in cart.items():
                     events.append(event(PURCHASE, moment, article, "checkout", None, units, self._prices[article]))
-        events.sort(key=lambda e: e.event_time)  # an add can land after the next view starts
         return Session(session_id, customer, customer_id, segment, device, source, intent, tuple(events))
 
     # ------------------------------------------------------------------------------ internals

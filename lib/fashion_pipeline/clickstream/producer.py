@@ -11,6 +11,8 @@ clock, the sleep and the jitter are injected, so tests check pacing and delays e
 
 Events are paced at `rate` per second by the clock (0: as fast as the stream takes them) and
 stamped with the time they are sent; their content comes from the simulator (the model's day).
+A re-sent record lands after records of its batch that went through, so one shopper's events can
+arrive out of order now and then (as with any PutRecords producer): readers order by event_time.
 """
 from __future__ import annotations
 
@@ -119,8 +121,8 @@ class PutRecordsSender:
         """Full jitter before the `retry`-th re-send (1, 2, ...): uniform in [0, min(cap, base * 2**(retry-1))]."""
         return self._jitter() * min(self.max_delay_s, self.base_delay_s * 2 ** (retry - 1))
 
-    def send(self, batch: list[OutgoingRecord], outcome: SendOutcome | None = None) -> SendOutcome:
-        outcome = outcome if outcome is not None else SendOutcome()
+    def send(self, batch: list[OutgoingRecord]) -> SendOutcome:
+        outcome = SendOutcome()
         pending = batch
         last_errors: dict[int, str] = {}
         for attempt in range(1, self.max_attempts + 1):
