@@ -19,6 +19,7 @@ from fashion_pipeline.clickstream.validation import click_reject_reason
 from fashion_pipeline.generate import LAST_DAY, TasteModel, day_offset, price_value, scale_spec
 from fashion_pipeline.schemas import (
     ADD_TO_CART,
+    CLICK_DEVICES,
     CLICK_EVENT_COLUMNS,
     CLICK_EVENT_JSON_OPTIONS,
     CLICK_EVENT_SCHEMA,
@@ -126,6 +127,7 @@ def test_session_lengths_and_devices(sessions):
     assert abs((views == 1).mean() - BOUNCE_SHARE) < 0.05
     assert 3 <= np.median(views) <= 10 and views.max() <= MAX_VIEWS
     devices = Counter(s.device for s in sessions)
+    assert set(DEVICE_SHARES) == set(CLICK_DEVICES)
     for device, share in DEVICE_SHARES.items():
         assert abs(devices[device] / len(sessions) - share) < 0.04
     guests = [s for s in sessions if s.is_guest]

@@ -26,7 +26,6 @@ import numpy as np
 from fashion_pipeline.generate import LAST_DAY, TasteModel, day_offset, price_value, scale_spec
 from fashion_pipeline.schemas import (
     ADD_TO_CART,
-    CLICK_DEVICES,
     CLICK_EVENT_COLUMNS,
     PURCHASE,
     REMOVE_FROM_CART,
