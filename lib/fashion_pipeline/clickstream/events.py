@@ -147,7 +147,6 @@ class ClickstreamSimulator:
         self._ids = UuidSource(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CLICKSTREAM_STREAM, _IDS))))
         catalogue = model.catalogue
         self._article_ids = model.article_id_array().to_pylist()
-        self._customer_ids = model.customer_id_array().to_pylist()
         self._prices = price_value(catalogue.price_point).tolist()
         self._product_type_no = catalogue.product_type_no
         order = np.argsort(catalogue.product_type_no, kind="stable")
@@ -217,7 +216,7 @@ class ClickstreamSimulator:
         else:
             customer = int(model.sample_customers(np.asarray([self.day]), rng)[0])
             segment = int(model.segment_of_customer(customer))
-            customer_id = self._customer_ids[customer]
+            customer_id = model.customers.customer_id[customer].decode()  # one at a time: hm has 1.4M
             weights, cumulative = self._weights[segment], self._cumulative[segment]
         session_id = self._ids.next()
         device = self._devices.draw(rng)
