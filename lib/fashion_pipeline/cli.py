@@ -68,6 +68,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fashion_pipeline.clickstream.commands import add_clicks_commands
     from fashion_pipeline.recs.commands import add_recs_commands
     from fashion_pipeline.store.commands import add_store_commands
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     job_command(commands, "partition_raw", "validate, type and partition the landed H&M files (jobs/partition_raw.py)")
     add_store_commands(commands)
     add_recs_commands(commands)
+    add_clicks_commands(commands)
 
     demo = commands.add_parser("demo", help="the whole pipeline end to end on the embedded stack")
     demo.add_argument("--scale", choices=SCALE_CHOICES, default="small")

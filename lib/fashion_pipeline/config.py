@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fashion_pipeline.errors import PipelineError
 
@@ -162,6 +162,50 @@ class AnalyticsConfig(_Section):
     rfm_lookback_days: int = 365
 
 
+# Kinesis' own limits (PutRecords): what the producer's settings may not exceed.
+KINESIS_MAX_RECORDS_PER_CALL = 500
+KINESIS_MAX_BYTES_PER_CALL = 5 * 1024 * 1024
+KINESIS_MAX_RECORD_BYTES = 1024 * 1024
+
+
+class ClickstreamConfig(_Section):
+    """The website's clickstream: its Kinesis stream (`names.clickstream_stream`), the simulated
+    shoppers and `fashion clicks produce`."""
+
+    # The stream, created with this many shards when missing (`ensure_clickstream_stream`).
+    shard_count: int = Field(4, ge=1)
+    stream_ready_timeout_s: float = 120.0
+    # Simulated shoppers: the TasteModel of the generated H&M data (same scale and seed, so every
+    # customer and article exists in the lake), the seed of the clicks themselves, and the modelled
+    # day whose tastes they follow (null: the model's last day).
+    scale: str = "small"
+    model_seed: int = 42
+    seed: int = 1
+    model_day: date | None = None
+    # Producer: events per second (0: as fast as the stream takes them), PutRecords batches (flushed
+    # when full or `linger_s` after their first record), retries of failed records.
+    default_rate: float = Field(50.0, ge=0)
+    batch_max_records: int = Field(KINESIS_MAX_RECORDS_PER_CALL, ge=1, le=KINESIS_MAX_RECORDS_PER_CALL)
+    batch_max_bytes: int = Field(KINESIS_MAX_BYTES_PER_CALL, ge=1, le=KINESIS_MAX_BYTES_PER_CALL)
+    record_max_bytes: int = Field(KINESIS_MAX_RECORD_BYTES, ge=1, le=KINESIS_MAX_RECORD_BYTES)
+    linger_s: float = Field(0.5, ge=0)
+    put_max_attempts: int = Field(8, ge=1)
+    backoff_base_s: float = Field(0.1, ge=0)
+    backoff_max_s: float = Field(5.0, ge=0)
+    # The largest event the platform accepts; bigger ones are quarantined by the streaming job.
+    max_event_bytes: int = Field(65536, ge=1024)
+    # How far behind a late event's time is (`--late-share` faults).
+    late_minutes: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _oversized_events_still_fit_a_record(self) -> "ClickstreamConfig":
+        # An oversized test event must still be accepted by Kinesis, or it could not reach the
+        # quarantine it is meant to test.
+        if self.max_event_bytes + 4096 > self.record_max_bytes:
+            raise ValueError("max_event_bytes must stay at least 4 KiB under record_max_bytes")
+        return self
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -174,6 +218,7 @@ class Config(_Section):
     rds: RdsConfig
     store: StoreConfig
     analytics: AnalyticsConfig
+    clickstream: ClickstreamConfig
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""

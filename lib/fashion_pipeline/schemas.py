@@ -16,7 +16,10 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+    TimestampType,
 )
+
+from fashion_pipeline.clickstream.contract import CLICK_EVENT_FIELDS
 
 REJECT_REASON = "_reject_reason"
 SOURCE_FILE = "_source_file"
@@ -185,3 +188,10 @@ ITEM_NEIGHBORS_SCHEMA = _fields(
     ("generated_at", StringType(), False),
     ("run_date", DateType(), False),
 )
+
+
+# ---- clickstream -------------------------------------------------------------------------------
+# The event contract itself is plain Python (clickstream/contract.py) so the Lambda function can
+# carry it without Spark; this is its Spark reading, for `from_json` and the lake.
+_CLICK_KINDS = {"string": StringType(), "timestamp": TimestampType(), "double": DoubleType(), "int": IntegerType()}
+CLICK_EVENT_SCHEMA = StructType([StructField(f.name, _CLICK_KINDS[f.kind], f.nullable) for f in CLICK_EVENT_FIELDS])

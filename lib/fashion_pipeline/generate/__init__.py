@@ -16,13 +16,20 @@ from fashion_pipeline.generate.hm_writer import (
     write_transactions,
     write_truth,
 )
-from fashion_pipeline.generate.model import TasteModel, TransactionChunk
+from fashion_pipeline.generate.model import (
+    FIRST_DAY,
+    LAST_DAY,
+    TasteModel,
+    TransactionChunk,
+    day_offset,
+    price_value,
+)
 from fashion_pipeline.generate.scales import SCALES, ScaleSpec, scale_spec
 from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, TRANSACTIONS
 
 __all__ = [
-    "GenerateResult", "SCALES", "ScaleSpec", "TasteModel", "TransactionChunk", "generate_hm",
-    "scale_spec",
+    "FIRST_DAY", "GenerateResult", "LAST_DAY", "SCALES", "ScaleSpec", "TasteModel",
+    "TransactionChunk", "day_offset", "generate_hm", "price_value", "scale_spec",
 ]
 
 

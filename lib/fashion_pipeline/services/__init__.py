@@ -37,12 +37,15 @@ def local_services(config: Config) -> list[ManagedService]:
 
 
 def after_services_up(config: Config, services: list[ManagedService]) -> list[str]:
-    """What the local stack sets up once its services run, as AWS would have it: the local RDS's
-    password in (moto's) Secrets Manager, where jobs look for it exactly as they do on AWS."""
+    """What the local stack sets up once its services run, as AWS would have it: the clickstream's
+    Kinesis stream (shards from config), and the local RDS's password in (moto's) Secrets
+    Manager, where jobs look for it exactly as they do on AWS."""
     running = {service.name: service for service in services if service.status().running}
     if MotoService.name not in running:
         return []
-    done = []
+    from fashion_pipeline.clickstream.producer import ensure_clickstream_stream
+
+    done = [ensure_clickstream_stream(config)]
     postgres = running.get(PostgresService.name)
     if postgres is not None:
         done.append(publish_local_rds_secret(config, postgres))
