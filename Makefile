@@ -47,5 +47,8 @@ bench-als: system-deps venv
 services-down:
 	-$(BIN)/fashion services down
 
+# Stops the services, deletes their data (the local database lives outside the clone when run as
+# root: see services/postgres.py) and everything generated.
 clean: services-down
+	-$(BIN)/fashion services clean
 	rm -rf .state data spark-warehouse
