@@ -4,6 +4,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from fashion_pipeline.generate import TasteModel, scale_spec
+from fashion_pipeline.generate.frames import article_id_array, customer_id_array
 from fashion_pipeline.store.credentials import resolve_rds_connection
 from fashion_pipeline.store.database import apply_migrations, connect
 from fashion_pipeline.store.simulate import shop_price, simulate_day
@@ -41,10 +42,10 @@ def test_days_of_orders_from_the_taste_model_with_late_changes(simulated):
     assert late == sum(results[2].changes.get(k, 0) for k in ("paid", "shipped", "delivered", "cancelled", "returned", "line_reduced")) > 0
 
     model = TasteModel.build(scale_spec("tiny"), config.store.seed)
-    ids = model.customer_id_array().to_pylist()
+    ids = customer_id_array(model.customers).to_pylist()
     known = {row[0] for row in _query(config, "SELECT DISTINCT customer_id FROM orders WHERE customer_id IS NOT NULL")}
     assert known <= set(ids)
-    article, price_point = model.article_id_array()[0].as_py(), int(model.catalogue.price_point[0])
+    article, price_point = article_id_array(model.catalogue)[0].as_py(), int(model.catalogue.price_point[0])
     assert _query(config, "SELECT price FROM articles WHERE article_id = %s", article)[0][0] == shop_price(price_point)
     person = _query(config, "SELECT first_name, email FROM customers WHERE customer_id = %s", ids[0])[0]
     assert person[0] and person[1].endswith("@example.com")

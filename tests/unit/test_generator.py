@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fashion_pipeline.generate import SCALES, TasteModel, generate_hm, scale_spec
-from fashion_pipeline.generate.model import day_offset
+from fashion_pipeline.generate.calendar import day_offset
 from fashion_pipeline.schemas import ARTICLES_COLUMNS, CUSTOMERS_COLUMNS, TRANSACTIONS_COLUMNS
 
 SEED = 7

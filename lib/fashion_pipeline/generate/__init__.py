@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fashion_pipeline.generate.frames import articles_frame, customers_frame
 from fashion_pipeline.generate.hm_writer import (
     write_articles,
     write_customers,
@@ -65,8 +66,8 @@ def generate_hm(
     model = TasteModel.build(scale_spec(scale), seed)
     paths = {spec.name: out_dir / spec.raw_file for spec in (ARTICLES, CUSTOMERS, TRANSACTIONS)}
     row_counts = {
-        ARTICLES.name: write_articles(model.articles_frame(), paths[ARTICLES.name]),
-        CUSTOMERS.name: write_customers(model.customers_frame(), paths[CUSTOMERS.name]),
+        ARTICLES.name: write_articles(articles_frame(model.catalogue, model.seed), paths[ARTICLES.name]),
+        CUSTOMERS.name: write_customers(customers_frame(model.customers), paths[CUSTOMERS.name]),
         TRANSACTIONS.name: write_transactions(model, paths[TRANSACTIONS.name], progress),
     }
     truth_paths = write_truth(model, out_dir, row_counts)

@@ -18,15 +18,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from tqdm import tqdm
 
-from fashion_pipeline.generate.model import (
-    FIRST_DAY,
-    LAST_DAY,
-    MAX_PRICE_POINT,
-    TasteModel,
-    TransactionChunk,
-    day_strings,
-    price_value,
-)
+from fashion_pipeline.generate.calendar import FIRST_DAY, LAST_DAY, day_strings
+from fashion_pipeline.generate.catalogue import MAX_PRICE_POINT, price_value
+from fashion_pipeline.generate.frames import article_id_array, customer_id_array
+from fashion_pipeline.generate.model import TasteModel, TransactionChunk
 from fashion_pipeline.schemas import (
     ARTICLES,
     ARTICLES_COLUMNS,
@@ -100,8 +95,8 @@ class TransactionFormatter:
 
     def __init__(self, model: TasteModel) -> None:
         self._dates = pa.array(day_strings())
-        self._customers = model.customer_id_array()
-        self._articles = model.article_id_array()
+        self._customers = customer_id_array(model.customers)
+        self._articles = article_id_array(model.catalogue)
         # H&M's file prints prices with 16 significant digits (0.0508305084745762).
         self._prices = pa.array(
             [f"{float(v):.{PRICE_SIGNIFICANT_DIGITS}g}" for v in price_value(np.arange(MAX_PRICE_POINT + 1))]
@@ -144,7 +139,7 @@ def write_truth(model: TasteModel, out_dir: Path, row_counts: dict[str, int]) ->
         handle.write(_header(("customer_id", "segment")))
         pa_csv.write_csv(
             pa.table({
-                "customer_id": model.customer_id_array(),
+                "customer_id": customer_id_array(model.customers),
                 "segment": pa.array(model.customers.segment.astype(np.int64)).cast(pa.string()),
             }),
             handle, _UNQUOTED,

@@ -108,13 +108,15 @@ def customer_rows(model, seed: int):
     a customer is the same person whatever else changes."""
     from faker import Faker
 
+    from fashion_pipeline.generate.frames import customers_frame
+
     fake = Faker("sv_SE")
     fake.seed_instance(seed)
     first_names = [fake.first_name() for _ in range(PERSON_POOL)]
     last_names = [fake.last_name() for _ in range(PERSON_POOL)]
     streets = [fake.street_address() for _ in range(PERSON_POOL)]
     cities = [fake.city() for _ in range(PERSON_POOL // 4)]
-    frame = model.customers_frame().to_pydict()
+    frame = customers_frame(model.customers).to_pydict()
     joined = datetime(2018, 9, 20, tzinfo=timezone.utc)
     for customer_id, age, postal_code, club in zip(frame["customer_id"], frame["age"], frame["postal_code"],
                                                    frame["club_member_status"]):
@@ -128,7 +130,9 @@ def customer_rows(model, seed: int):
 
 
 def article_rows(model, seed: int):
-    frame = model.articles_frame().to_pydict()
+    from fashion_pipeline.generate.frames import articles_frame
+
+    frame = articles_frame(model.catalogue, model.seed).to_pydict()
     price_points = model.catalogue.price_point
     stock = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STORE_STREAM, 0))).integers(*STOCK_RANGE, len(price_points))
     listed = datetime(2018, 9, 20, tzinfo=timezone.utc)
@@ -162,7 +166,8 @@ def _moments(rng: np.random.Generator, day: date, count: int) -> list[datetime]:
 
 
 def _new_orders(conn, model, rng: np.random.Generator, day: date, config: Config, result: SimulatedDay) -> None:
-    from fashion_pipeline.generate.model import day_offset
+    from fashion_pipeline.generate.calendar import day_offset
+    from fashion_pipeline.generate.frames import article_id_array, customer_id_array
 
     store = config.store
     weekday_weight = (0.92, 0.90, 0.93, 0.98, 1.06, 1.18, 1.10)[day.weekday()]
@@ -180,8 +185,8 @@ def _new_orders(conn, model, rng: np.random.Generator, day: date, config: Config
     bad_line = rng.random(len(line_article)) < store.bad_quantity_share
     created = _moments(rng, day, n_orders)
 
-    customer_ids = model.customer_id_array().to_pylist()
-    article_ids = model.article_id_array().to_pylist()
+    customer_ids = customer_id_array(model.customers).to_pylist()
+    article_ids = article_id_array(model.catalogue).to_pylist()
     prices = dict(conn.execute("SELECT article_id, price FROM articles").fetchall())
     first_id = conn.execute("SELECT COALESCE(MAX(order_id), 0) + 1 FROM orders").fetchone()[0]
 
