@@ -17,6 +17,7 @@ from fashion_pipeline.clickstream.producer import (
 )
 from fashion_pipeline.clickstream.validation import click_reject_reason
 from fashion_pipeline.generate import TasteModel, scale_spec
+from fashion_pipeline.generate.frames import article_id_array
 from fashion_pipeline.services import free_port
 
 N_EVENTS = 500
@@ -66,7 +67,7 @@ def test_produced_records_read_back_exactly(clicks_config, tmp_path):
     assert {(e["shard_id"], e["sequence_number"]) for e in ledger} == {(r["ShardId"], r["SequenceNumber"]) for r in records}
     assert len({r["ShardId"] for r in records}) == 2
 
-    known = set(TasteModel.build(scale_spec("tiny"), clicks_config.clickstream.model_seed).article_id_array().to_pylist())
+    known = set(article_id_array(TasteModel.build(scale_spec("tiny"), clicks_config.clickstream.model_seed).catalogue).to_pylist())
     max_bytes = clicks_config.clickstream.max_event_bytes
     reasons = [click_reject_reason(r["Data"], max_bytes, known) for r in records]
     valid = [json.loads(r["Data"]) for r, reason in zip(records, reasons) if reason is None]

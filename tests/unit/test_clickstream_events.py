@@ -27,6 +27,7 @@ from fashion_pipeline.clickstream.events import (
 )
 from fashion_pipeline.clickstream.validation import click_reject_reason
 from fashion_pipeline.generate import LAST_DAY, TasteModel, day_offset, price_value, scale_spec
+from fashion_pipeline.generate.frames import article_id_array, customer_id_array
 from fashion_pipeline.schemas import CLICK_EVENT_SCHEMA
 
 START = datetime(2020, 9, 22, 8, 0, tzinfo=timezone.utc)
@@ -46,7 +47,7 @@ def sessions(model):
 
 @pytest.fixture(scope="module")
 def article_index(model):
-    return {article: i for i, article in enumerate(model.article_id_array().to_pylist())}
+    return {article: i for i, article in enumerate(article_id_array(model.catalogue).to_pylist())}
 
 
 def _events(sessions):
@@ -54,8 +55,8 @@ def _events(sessions):
 
 
 def test_every_event_is_valid_under_the_declared_schema(sessions, model):
-    known = set(model.article_id_array().to_pylist())
-    customers = set(model.customer_id_array().to_pylist())
+    known = set(article_id_array(model.catalogue).to_pylist())
+    customers = set(customer_id_array(model.customers).to_pylist())
     events = _events(sessions)
     reasons = Counter(click_reject_reason(e.to_json(), MAX_EVENT_BYTES, known) for e in events)
     assert reasons == {None: len(events)}
@@ -197,7 +198,7 @@ def test_the_modelled_day_sets_what_is_on_sale(model):
     launched = set(model.catalogue.article_id[model.launched_by(day_offset(date(2019, 1, 15)))].astype(str).tolist())
     viewed = {a for s in islice(early.sessions(START), 300) for a in s.articles(VIEW)}
     assert viewed <= launched
-    late_articles = set(model.article_id_array().to_pylist()) - launched
+    late_articles = set(article_id_array(model.catalogue).to_pylist()) - launched
     assert late_articles and not viewed & late_articles
     with pytest.raises(ValueError, match="outside the modelled period"):
         ClickstreamSimulator(model, seed=5, model_day=date(2021, 1, 1))

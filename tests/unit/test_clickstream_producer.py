@@ -39,6 +39,7 @@ from fashion_pipeline.clickstream.validation import click_reject_reason
 from fashion_pipeline.config import KINESIS_MAX_BYTES_PER_CALL, KINESIS_MAX_RECORD_BYTES
 from fashion_pipeline.errors import run_reporting_failures
 from fashion_pipeline.generate import TasteModel, scale_spec
+from fashion_pipeline.generate.frames import article_id_array
 from fashion_pipeline.jobs import OneLineArgumentParser
 
 THROTTLED, INTERNAL = "ProvisionedThroughputExceededException", "InternalFailure"
@@ -227,7 +228,7 @@ def test_fault_shares_are_honoured_and_each_fault_is_recognisable(tiny_config, m
     assert set(malformations) == set(MALFORMATIONS) and min(malformations.values()) > 0.15 * kinds[MALFORMED]
     assert report.records == report.sent == len(ledger) == len(client.stored)
 
-    known = set(model.article_id_array().to_pylist())
+    known = set(article_id_array(model.catalogue).to_pylist())
     by_hash = {hashlib.sha256(r["Data"]).hexdigest(): r["Data"] for r in client.stored}
     expected_reason = {BAD_JSON: CLICK_REJECT_INVALID_JSON, UNKNOWN_ARTICLE: CLICK_REJECT_UNKNOWN_ARTICLE,
                        OVERSIZED: CLICK_REJECT_OVERSIZED}

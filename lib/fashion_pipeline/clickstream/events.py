@@ -33,6 +33,7 @@ from fashion_pipeline.clickstream.contract import (
     encode_click_event,
 )
 from fashion_pipeline.generate import LAST_DAY, TasteModel, day_offset, price_value, scale_spec
+from fashion_pipeline.generate.frames import article_id_array
 
 CLICKSTREAM_STREAM = 51  # random-stream key of the simulator, apart from the generator's and the store's
 _BEHAVIOUR, _IDS = 0, 1  # its two sub-streams: what shoppers do, and the UUIDs of sessions and events
@@ -146,7 +147,7 @@ class ClickstreamSimulator:
         self._rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CLICKSTREAM_STREAM, _BEHAVIOUR)))
         self._ids = UuidSource(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CLICKSTREAM_STREAM, _IDS))))
         catalogue = model.catalogue
-        self._article_ids = model.article_id_array().to_pylist()
+        self._article_ids = article_id_array(model.catalogue).to_pylist()
         self._prices = price_value(catalogue.price_point).tolist()
         self._product_type_no = catalogue.product_type_no
         order = np.argsort(catalogue.product_type_no, kind="stable")

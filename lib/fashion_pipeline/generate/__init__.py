@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fashion_pipeline.generate.calendar import FIRST_DAY, LAST_DAY, day_offset
+from fashion_pipeline.generate.catalogue import price_value
 from fashion_pipeline.generate.frames import articles_frame, customers_frame
 from fashion_pipeline.generate.hm_writer import (
     write_articles,
@@ -17,14 +19,7 @@ from fashion_pipeline.generate.hm_writer import (
     write_transactions,
     write_truth,
 )
-from fashion_pipeline.generate.model import (
-    FIRST_DAY,
-    LAST_DAY,
-    TasteModel,
-    TransactionChunk,
-    day_offset,
-    price_value,
-)
+from fashion_pipeline.generate.model import TasteModel, TransactionChunk
 from fashion_pipeline.generate.scales import SCALES, ScaleSpec, scale_spec
 from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, TRANSACTIONS
 

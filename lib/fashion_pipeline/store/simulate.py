@@ -21,6 +21,8 @@ from decimal import Decimal
 import numpy as np
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.dataset import HM_FIRST_DAY
+from fashion_pipeline.generate.calendar import WEEKDAY_WEIGHTS
 from fashion_pipeline.store.credentials import RdsConnection
 from fashion_pipeline.store.database import connect
 
@@ -33,6 +35,8 @@ EXTRA_UNIT_SHARE = 0.06
 RESTOCK_BELOW, RESTOCK_UNITS = 5, 120
 STOCK_RANGE = (20, 300)
 PERSON_POOL = 600
+# Shop customers and articles exist from the first day of the H&M history.
+HM_FIRST_MOMENT = datetime.combine(HM_FIRST_DAY, time(0), tzinfo=timezone.utc)
 # Next status of an order that moves on, and the chance it goes wrong instead.
 NEXT_STATUS = {"placed": "paid", "paid": "shipped", "shipped": "delivered"}
 CANCEL_SHARE = {"placed": 0.15, "paid": 0.05}
@@ -117,7 +121,7 @@ def customer_rows(model, seed: int):
     streets = [fake.street_address() for _ in range(PERSON_POOL)]
     cities = [fake.city() for _ in range(PERSON_POOL // 4)]
     frame = customers_frame(model.customers).to_pydict()
-    joined = datetime(2018, 9, 20, tzinfo=timezone.utc)
+    joined = HM_FIRST_MOMENT
     for customer_id, age, postal_code, club in zip(frame["customer_id"], frame["age"], frame["postal_code"],
                                                    frame["club_member_status"]):
         digest = hashlib.blake2b(customer_id.encode(), digest_size=16).digest()
@@ -135,7 +139,7 @@ def article_rows(model, seed: int):
     frame = articles_frame(model.catalogue, model.seed).to_pydict()
     price_points = model.catalogue.price_point
     stock = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STORE_STREAM, 0))).integers(*STOCK_RANGE, len(price_points))
-    listed = datetime(2018, 9, 20, tzinfo=timezone.utc)
+    listed = HM_FIRST_MOMENT
     for i, article_id in enumerate(frame["article_id"]):
         yield (article_id, frame["product_code"][i], frame["prod_name"][i], frame["product_type_name"][i],
                frame["product_group_name"][i], frame["colour_group_name"][i], frame["department_name"][i],
@@ -170,7 +174,7 @@ def _new_orders(conn, model, rng: np.random.Generator, day: date, config: Config
     from fashion_pipeline.generate.frames import article_id_array, customer_id_array
 
     store = config.store
-    weekday_weight = (0.92, 0.90, 0.93, 0.98, 1.06, 1.18, 1.10)[day.weekday()]
+    weekday_weight = WEEKDAY_WEIGHTS[day.weekday()]
     n_orders = int(rng.poisson(store.orders_per_day * weekday_weight))
     if n_orders == 0:
         return
