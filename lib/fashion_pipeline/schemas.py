@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyspark.sql.types import (
+    BinaryType,
     BooleanType,
     DateType,
     DoubleType,
@@ -15,6 +16,7 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+    TimestampType,
 )
 
 REJECT_REASON = "_reject_reason"
@@ -157,3 +159,15 @@ TRANSACTIONS = TableSpec(
 
 HM_TABLES = (ARTICLES, CUSTOMERS, TRANSACTIONS)
 HM_TABLES_BY_FILE = {spec.raw_file: spec for spec in HM_TABLES}
+
+
+# Raw records of a Kinesis stream, as EMR's `aws-kinesis` connector and our own `kinesis` source
+# (fashion_pipeline.streaming) both return them.
+KINESIS_RECORD_SCHEMA = StructType([
+    StructField("data", BinaryType(), True),
+    StructField("streamName", StringType(), True),
+    StructField("partitionKey", StringType(), True),
+    StructField("sequenceNumber", StringType(), True),
+    StructField("approximateArrivalTimestamp", TimestampType(), True),
+])
+KINESIS_RECORD_COLUMNS = tuple(KINESIS_RECORD_SCHEMA.fieldNames())
