@@ -6,6 +6,8 @@ cluster), the options from the configuration, and the columns are the same eithe
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 from fashion_pipeline.config import Config, join_uri
 from fashion_pipeline.schemas import KINESIS_RECORD_COLUMNS
 from fashion_pipeline.streaming.kinesis_fetch import RetryPolicy, StreamAddress, describe_stream
@@ -21,6 +23,7 @@ from fashion_pipeline.streaming.kinesis_source import (
     OPT_RECORDS_PER_FETCH,
     OPT_REGION,
     OPT_STARTING_POSITION,
+    OPT_STARTING_TIMESTAMP,
     OPT_STREAM,
     SOURCE_NAME,
     register_kinesis_source,
@@ -44,13 +47,13 @@ def kinesis_reader_options(config: Config, checkpoint_location: str) -> tuple[st
     streaming = config.streaming
     stream = config.names.clickstream_stream
     starting = streaming.starting_position
+    moment = None
     if starting == "AT_TIMESTAMP":
-        # The connector takes the instant inline; ours reads the same form.
-        from datetime import timezone
-
         moment = streaming.starting_timestamp
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        starting = f"AT_TIMESTAMP {moment.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        # The connector takes the instant inline, to the second (its documented form); ours
+        # reads that form too, and gets the exact instant from kinesis.startingTimestamp below.
+        starting = f"AT_TIMESTAMP {moment.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     options = {
         OPT_STREAM: stream,
         OPT_ENDPOINT: kinesis_endpoint(config),
@@ -65,6 +68,9 @@ def kinesis_reader_options(config: Config, checkpoint_location: str) -> tuple[st
         options[OPT_METADATA_PATH] = source_metadata_path(checkpoint_location, stream)
         options[OPT_IDLE_PROBE_INTERVAL] = f"{streaming.idle_probe_interval_ms}ms"
         options[OPT_NUM_RETRIES] = str(config.aws.max_attempts)
+        if moment is not None:
+            options[OPT_STARTING_POSITION] = "AT_TIMESTAMP"
+            options[OPT_STARTING_TIMESTAMP] = moment.isoformat()
         if config.aws.endpoint_url:
             options[OPT_METADATA_ENDPOINT] = config.aws.endpoint_url
     return streaming.source_format, options
