@@ -3,12 +3,14 @@ on 127.0.0.1 locally and to AWS on EMR (where endpoint_url is null and the insta
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config as BotoConfig
 
-from fashion_pipeline.config import Config
+if TYPE_CHECKING:  # executors build clients from plain values and need not import the config (pydantic)
+    from fashion_pipeline.config import Config
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.

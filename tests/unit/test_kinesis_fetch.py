@@ -208,3 +208,51 @@ def test_arrow_batches_have_exactly_the_spark_schema():
     assert batch.schema == kinesis_arrow_schema()
     assert batch.to_pylist() == [{"data": b"{}", "streamName": "clicks", "partitionKey": "u1",
                                   "sequenceNumber": "1", "approximateArrivalTimestamp": EPOCH}]
+
+
+def test_raw_pages_give_the_same_arrow_batch_as_botocore_parsing():
+    import base64
+    import json
+
+    import boto3
+    from botocore.parsers import create_parser
+
+    from fashion_pipeline.streaming.kinesis_fetch import RAW_PAGE_KEY, keep_raw_get_records_page
+
+    page = {"Records": [
+        {"SequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+         "ApproximateArrivalTimestamp": 1796274862.745, "Data": base64.b64encode(b'{"id": 1}').decode(),
+         "PartitionKey": "user-1"},
+        {"SequenceNumber": "49590338271490256608559692538361571095921575989136588899",
+         "ApproximateArrivalTimestamp": 1796274863.001, "Data": base64.b64encode(bytes(range(256))).decode(),
+         "PartitionKey": "user-\u00e9"},
+    ], "NextShardIterator": "AAAA", "MillisBehindLatest": 0}
+    body = json.dumps(page).encode()
+    output_shape = boto3.client("kinesis", region_name="us-east-1").meta.service_model.operation_model(
+        "GetRecords").output_shape
+
+    def response():
+        return {"status_code": 200, "headers": {}, "body": body}
+
+    parsed = create_parser("json").parse(response(), output_shape)
+    raw_response, customized = response(), {}
+    keep_raw_get_records_page(response_dict=raw_response, customized_response_dict=customized)
+    raw = {**create_parser("json").parse(raw_response, output_shape), **customized}
+    assert raw[RAW_PAGE_KEY] and raw["NextShardIterator"] == "AAAA" and raw["MillisBehindLatest"] == 0
+    assert records_to_arrow(raw["Records"], "clicks", raw=True) == records_to_arrow(parsed["Records"], "clicks")
+
+    failed = {"status_code": 400, "headers": {}, "body": b'{"__type": "ExpiredIteratorException"}'}
+    keep_raw_get_records_page(response_dict=failed, customized_response_dict=(untouched := {}))
+    assert untouched == {} and failed["body"] == b'{"__type": "ExpiredIteratorException"}'
+
+
+def test_a_shard_gone_from_an_existing_stream_is_not_called_a_missing_stream():
+    from botocore.exceptions import ClientError
+
+    client = FakeKinesis({SHARD: 1})
+    client.fail["GetShardIterator"] = [ClientError(
+        {"Error": {"Code": "ResourceNotFoundException",
+                   "Message": f"Shard {SHARD} in stream clicks under account 123456789012 does not exist"}},
+        "GetShardIterator")]
+    with pytest.raises(KinesisUnavailableError, match="expired past the stream's retention"):
+        _read(client)

@@ -264,3 +264,25 @@ def test_commit_only_purges_metadata_older_than_the_retained_batches(tmp_path):
     outcomes = sorted(p.name for p in (tmp_path / "meta" / "outcomes").iterdir())
     assert plans == [f"{b:012d}.json" for b in (2, 3, 4, 5)]
     assert outcomes == [f"{b:012d}" for b in (2, 3, 4, 5)]
+
+
+def test_a_read_that_loses_the_race_to_record_its_end_fails_its_task(tmp_path):
+    from fashion_pipeline.streaming.batch_planner import ShardTask
+    from fashion_pipeline.streaming.errors import BatchOutcomeConflictError
+
+    client = FakeKinesis({S0: 8})
+    harness = Harness(tmp_path, client, cap=10)
+
+    class RacedStore(LocalBatchMetadata):
+        """Another read of the same batch recorded its (shorter) end while this one was reading."""
+
+        def outcome(self, batch, shard_id):
+            return None
+
+        def record_outcome(self, batch, shard_id, outcome):
+            return ShardOutcome(5, "5")
+
+    task = ShardTask(0, S0, "TRIM_HORIZON", 10, None)
+    with pytest.raises(BatchOutcomeConflictError, match="a concurrent read recorded 5"):
+        list(read_shard_slice(harness.options, task, client=client, store=RacedStore(harness.metadata),
+                              sleep=SleepRecorder()))

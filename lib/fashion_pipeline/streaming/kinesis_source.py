@@ -38,6 +38,7 @@ a restarted query resumes exactly where it stood.
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from fashion_pipeline.streaming.kinesis_fetch import (
     ShardRead,
     StreamAddress,
     has_records_after,
+    install_raw_pages,
     kinesis_arrow_schema,
     list_shards,
 )
@@ -238,10 +240,17 @@ def _interval_s(name: str, text: str) -> float:
 # --- clients (built where they are used: readers are pickled) ---------------------------------
 
 def _kinesis_client(options: KinesisSourceOptions):
+    return _cached_kinesis_client(options.region, options.endpoint_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_kinesis_client(region: str, endpoint_url: str | None):
+    """One client per worker process and endpoint: Spark reuses Python workers across tasks, and
+    a new boto3 session reloads the service model each time (boto3 clients are thread-safe)."""
     from fashion_pipeline.aws import aws_client_from_settings
 
     # One attempt per boto3 call: our RetryPolicy does the retrying, with a sleep tests can replace.
-    return aws_client_from_settings("kinesis", options.region, options.endpoint_url, 1)
+    return install_raw_pages(aws_client_from_settings("kinesis", region, endpoint_url, 1))
 
 
 def metadata_store(options: KinesisSourceOptions):
