@@ -9,9 +9,9 @@ each reading the whole pre-loaded stream into zstd Parquet:
   plain-raw   the same loop with our raw-page decoding (keep_raw_get_records_page), to show
               what botocore's parsing costs;
   spark       Spark local[2], read_kinesis (our source, TRIM_HORIZON) -> Parquet sink, from
-              start() to processAllAvailable() returning; the session is up already, the JVM is
-              warm from the previous run (the first Spark run pays query compilation).
-Every run checks that it wrote each event exactly once.
+              start() to processAllAvailable() returning, with the session up; a first "cold"
+              query warms the JVM (reported on its own), then rounds of all three interleaved.
+Every run checks that it wrote each event exactly once. Prints medians over the rounds.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -92,7 +93,7 @@ def plain_consumer(client, out_dir: Path, raw_pages: bool) -> tuple[float, int]:
     return elapsed, pq.read_table(out_dir).num_rows
 
 
-def spark_run(spark, config, work: Path) -> tuple[float, int, int]:
+def spark_run(spark, config, work: Path) -> tuple[float, int, int, dict]:
     from fashion_pipeline.streaming import read_kinesis
 
     checkpoint, out = work / "checkpoint", work / "out"
@@ -102,39 +103,40 @@ def spark_run(spark, config, work: Path) -> tuple[float, int, int]:
         "checkpointLocation", str(checkpoint)).start()
     query.processAllAvailable()
     elapsed = time.perf_counter() - started
-    batches = len([p for p in query.recentProgress if p["numInputRows"]])
+    progress = [p for p in query.recentProgress if p["numInputRows"]]
+    batches = len(progress)
+    breakdown = {
+        "batches_s": round(sum(p["durationMs"]["triggerExecution"] for p in progress) / 1000, 2),
+        "read_and_write_s": round(sum(p["durationMs"]["addBatch"] for p in progress) / 1000, 2),
+        "planning_s": round(sum(p["durationMs"]["latestOffset"] for p in progress) / 1000, 2),
+    }
+    breakdown["start_and_idle_check_s"] = round(elapsed - breakdown["batches_s"], 2)
     query.stop()
     written = spark.read.parquet(str(out))
     rows, distinct = written.count(), written.select("sequenceNumber", "partitionKey").distinct().count()
     assert rows == distinct, f"{rows} rows, {distinct} distinct"
-    return elapsed, rows, batches
+    return elapsed, rows, batches, breakdown
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cap", type=int, default=50_000, help="kinesis.maxFetchRecordsPerShard")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--endpoint", help="a running moto to use (and keep); the stream is loaded only once")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-kinesis-"))
-    moto = MotoService(work / "state", free_port())
-    moto.up()
+    moto = None if args.endpoint else MotoService(work / "state", free_port())
+    if moto is not None:
+        moto.up()
     try:
-        endpoint = moto.address
+        endpoint = args.endpoint or moto.address
         client = aws_client_from_settings("kinesis", "us-east-1", endpoint, 3)
-        load_stream(client, args.events, args.shards)
-        results = []
-        for run in range(args.runs):
-            for name, raw in (("plain", False), ("plain-raw", True)):
-                elapsed, rows = plain_consumer(aws_client_from_settings("kinesis", "us-east-1", endpoint, 3),
-                                               work / f"{name}-{run}", raw_pages=raw)
-                assert rows == args.events, rows
-                results.append((name, run, elapsed, rows, 1))
-                print(f"{name:10s} run {run}: {rows:,} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} records/s")
-
+        if STREAM not in client.list_streams()["StreamNames"]:
+            load_stream(client, args.events, args.shards)
         from fashion_pipeline.spark import build_spark
 
         config = load_config("local", overrides={
@@ -144,23 +146,38 @@ def main() -> None:
             "streaming.idle_probe_interval_ms": 0,
         })
         spark = build_spark("bench-kinesis", config)
+        elapsed, rows, batches, breakdown = spark_run(spark, config, work / "spark-cold")
+        assert rows == args.events, rows
+        cold = rows / elapsed
+        print(f"spark cold (first query in the JVM): {rows:,} rows in {elapsed:.2f} s = {cold:,.0f} records/s "
+              f"({batches} batches; {breakdown})")
+
+        # The machine is shared: interleave the consumers round by round and compare medians.
+        rates: dict[str, list[float]] = {"plain": [], "plain-raw": [], "spark": []}
         for run in range(args.runs):
-            elapsed, rows, batches = spark_run(spark, config, work / f"spark-{run}")
+            for name, raw in (("plain", False), ("plain-raw", True)):
+                elapsed, rows = plain_consumer(aws_client_from_settings("kinesis", "us-east-1", endpoint, 3),
+                                               work / f"{name}-{run}", raw_pages=raw)
+                assert rows == args.events, rows
+                rates[name].append(rows / elapsed)
+                print(f"{name:10s} run {run}: {rows:,} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} records/s")
+            elapsed, rows, batches, breakdown = spark_run(spark, config, work / f"spark-{run}")
             assert rows == args.events, rows
-            results.append(("spark", run, elapsed, rows, batches))
+            rates["spark"].append(rows / elapsed)
             print(f"spark      run {run}: {rows:,} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} records/s "
-                  f"({batches} batches)")
+                  f"({batches} batches; {breakdown})")
         spark.stop()
 
-        best = {}
-        for name, _, elapsed, rows, _ in results:
-            best[name] = max(best.get(name, 0), rows / elapsed)
-        print(json.dumps({"events": args.events, "shards": args.shards, "cap": args.cap,
-                          "best_records_per_s": {k: round(v) for k, v in best.items()},
-                          "spark_vs_plain": round(best["spark"] / best["plain"], 2),
-                          "load_average": os.getloadavg()}))
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        print(json.dumps({"events": args.events, "shards": args.shards, "cap": args.cap, "runs": args.runs,
+                          "median_records_per_s": {k: round(v) for k, v in median.items()},
+                          "spark_cold_records_per_s": round(cold),
+                          "spark_vs_plain": round(median["spark"] / median["plain"], 2),
+                          "spark_vs_plain_raw": round(median["spark"] / median["plain-raw"], 2),
+                          "load_average": [round(x, 1) for x in os.getloadavg()]}))
     finally:
-        moto.down()
+        if moto is not None:
+            moto.down()
         shutil.rmtree(work, ignore_errors=True)
 
 

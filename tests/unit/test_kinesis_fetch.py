@@ -46,6 +46,7 @@ def test_read_resumes_after_the_position_and_stops_at_the_tip():
     run, rows = _read(client, position="7", limit=100)
     assert [r["sequenceNumber"] for r in rows] == ["8", "9", "10", "11", "12"]
     assert run.outcome == ShardOutcome(5, "12", drained=False, more=False)
+    assert client.count("GetRecords") == 1  # a short page that is caught up is the tip
     assert rows[0] == {"data": f"{SHARD}:8".encode(), "streamName": "clicks", "partitionKey": "k",
                        "sequenceNumber": "8", "approximateArrivalTimestamp": rows[0]["approximateArrivalTimestamp"]}
 
@@ -68,11 +69,25 @@ def test_closed_shard_is_drained_at_its_ending_sequence_number(end_iterators):
     assert rows == [] and run.outcome == ShardOutcome(0, None, drained=True) and client.calls == []
 
 
-def test_closed_shard_whose_ending_lies_beyond_its_last_record_drains_on_the_empty_page():
+def test_closed_shard_whose_ending_lies_beyond_its_last_record_drains_at_the_tip():
     # On AWS a closed shard's EndingSequenceNumber need not be a record's.
     client = FakeKinesis({SHARD: 4})
     run, rows = _read(client, ending="999")
     assert len(rows) == 4 and run.outcome == ShardOutcome(4, "4", drained=True)
+    run, rows = _read(client, position="4", ending="999")
+    assert rows == [] and run.outcome == ShardOutcome(0, None, drained=True)
+
+
+def test_a_short_page_still_behind_the_tip_is_not_the_end():
+    client = FakeKinesis({SHARD: 30})
+    original = client.get_records
+
+    def short_pages(**request):  # AWS may shorten a page (10 MiB) while records remain
+        return original(ShardIterator=request["ShardIterator"], Limit=min(request["Limit"], 7))
+
+    client.get_records = short_pages
+    run, rows = _read(client, limit=100, per_call=10)
+    assert len(rows) == 30 and run.outcome == ShardOutcome(30, "30")
 
 
 def test_cap_reached_on_a_closed_shard_is_not_yet_drained():

@@ -217,6 +217,11 @@ class ShardRead:
                     self._drained = stop_at_tip
                     return
             iterator = page.get("NextShardIterator")
+            if stop_at_tip and iterator is not None and 0 < len(records) < limit and page.get("MillisBehindLatest") == 0:
+                # A short page that is caught up is the tip (AWS: "0 means no new records at
+                # this moment"; moto shortens a page only at the end): no empty call to confirm.
+                self._drained = self._ending is not None
+                return
             if iterator is None:
                 # AWS: the shard is closed and everything in it has been returned.
                 self._drained = stop_at_tip
