@@ -74,6 +74,7 @@ def test_closed_shard_whose_ending_lies_beyond_its_last_record_drains_at_the_tip
     client = FakeKinesis({SHARD: 4})
     run, rows = _read(client, ending="999")
     assert len(rows) == 4 and run.outcome == ShardOutcome(4, "4", drained=True)
+    assert client.count("GetRecords") == 2  # the short page is not taken as the end of a closed shard
     run, rows = _read(client, position="4", ending="999")
     assert rows == [] and run.outcome == ShardOutcome(0, None, drained=True)
 
@@ -271,3 +272,14 @@ def test_a_shard_gone_from_an_existing_stream_is_not_called_a_missing_stream():
         "GetShardIterator")]
     with pytest.raises(KinesisUnavailableError, match="expired past the stream's retention"):
         _read(client)
+
+
+def test_an_unreachable_local_endpoint_says_to_start_the_services():
+    client = FakeKinesis({SHARD: 1})
+    client.fail["ListShards"] = [connection_error()] * 4
+    sleep = SleepRecorder()
+    with pytest.raises(KinesisUnavailableError) as caught:
+        list_shards(client, ADDRESS, POLICY, sleep)
+    assert str(caught.value).startswith("ListShards on stream 'clicks' at http://127.0.0.1:5055 failed 4 times (")
+    assert str(caught.value).endswith("is the local stack up? run `fashion services up`")
+    assert sleep.waits == [0.5, 1.0, 1.5]

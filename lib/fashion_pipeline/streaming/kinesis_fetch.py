@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from fashion_pipeline.aws import is_local_endpoint
 from fashion_pipeline.streaming.errors import KinesisStreamNotFoundError, KinesisUnavailableError
 from fashion_pipeline.streaming.shard_plan import (
     ShardOutcome,
@@ -114,9 +115,13 @@ def call_with_retries(operation: Callable[[], dict], policy: RetryPolicy, sleep:
 def _unavailable(address: StreamAddress, what: str, attempts: int, error: Exception) -> KinesisUnavailableError:
     where = address.endpoint_url or f"AWS Kinesis in {address.region}"
     first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if is_local_endpoint(address.endpoint_url):
+        fix = "is the local stack up? run `fashion services up`"
+    else:
+        fix = "check that Kinesis is reachable from here and the stream is not throttled"
     return KinesisUnavailableError(
         f"{what} on stream {address.stream!r} at {where} failed {attempts} times "
-        f"({error_code(error)}: {first_line[:200]}); check that Kinesis is reachable and not throttled"
+        f"({error_code(error)}: {first_line[:200]}); {fix}"
     )
 
 
@@ -217,10 +222,12 @@ class ShardRead:
                     self._drained = stop_at_tip
                     return
             iterator = page.get("NextShardIterator")
-            if stop_at_tip and iterator is not None and 0 < len(records) < limit and page.get("MillisBehindLatest") == 0:
-                # A short page that is caught up is the tip (AWS: "0 means no new records at
-                # this moment"; moto shortens a page only at the end): no empty call to confirm.
-                self._drained = self._ending is not None
+            if (stop_at_tip and self._ending is None and iterator is not None and 0 < len(records) < limit
+                    and page.get("MillisBehindLatest") == 0):
+                # A short page of an open shard that is caught up is the tip (AWS: "0 means no new
+                # records at this moment"; moto shortens a page only at the end): no empty call to
+                # confirm. A closed shard is only drained on evidence: its ending sequence number,
+                # no next iterator, or an empty page.
                 return
             if iterator is None:
                 # AWS: the shard is closed and everything in it has been returned.

@@ -15,7 +15,7 @@ numbers are compared as integers: AWS's are 56-digit strings, moto's small integ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
 
@@ -295,7 +295,3 @@ def next_plan(previous: BatchPlan | None, stream: str, limit: int, state: ShardS
     ending = {shard_id: listed[shard_id].ending for shard_id in read if listed[shard_id].ending is not None}
     batch = 0 if previous is None else previous.batch + 1
     return BatchPlan(batch=batch, stream=stream, limit=limit, state=state, read=read, ending=ending)
-
-
-def with_limit(plan: BatchPlan, limit: int) -> BatchPlan:
-    return replace(plan, limit=limit)
