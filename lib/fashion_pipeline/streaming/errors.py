@@ -1,8 +1,6 @@
 """Errors of the Kinesis source, each with a one-line message that names the cause and the fix."""
 from __future__ import annotations
 
-from fashion_pipeline.aws import is_local_endpoint
-
 
 class KinesisSourceError(RuntimeError):
     """Base class: the streaming source cannot go on."""
@@ -12,6 +10,8 @@ class KinesisStreamNotFoundError(KinesisSourceError):
     """The configured stream does not exist where the client looks for it."""
 
     def __init__(self, stream: str, endpoint_url: str | None, region: str):
+        from fashion_pipeline.aws import is_local_endpoint  # boto3 only where a message is made
+
         where = endpoint_url or f"AWS Kinesis in {region}"
         if is_local_endpoint(endpoint_url):
             fix = "run `fashion services up` and create the stream there (moto starts empty)"

@@ -9,13 +9,13 @@ from __future__ import annotations
 import binascii
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from fashion_pipeline.aws import is_local_endpoint
 from fashion_pipeline.streaming.errors import KinesisStreamNotFoundError, KinesisUnavailableError
 from fashion_pipeline.streaming.shard_plan import (
     ShardOutcome,
@@ -113,6 +113,8 @@ def call_with_retries(operation: Callable[[], dict], policy: RetryPolicy, sleep:
 
 
 def _unavailable(address: StreamAddress, what: str, attempts: int, error: Exception) -> KinesisUnavailableError:
+    from fashion_pipeline.aws import is_local_endpoint
+
     where = address.endpoint_url or f"AWS Kinesis in {address.region}"
     first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
     if is_local_endpoint(address.endpoint_url):
@@ -196,59 +198,74 @@ class ShardRead:
         if stop_at_tip and is_consumed_through(self._position, self._ending):
             self._drained = True
             return
-        iterator = self._iterator_after(self._position)
-        empty_pages_behind = 0
-        renewals = 0
-        while self._count < wanted:
-            limit = min(self._records_per_call, wanted - self._count)
-            try:
-                page = self._get_records(iterator, limit)
-            except _ExpiredIterator:
-                renewals += 1
-                if renewals > MAX_ITERATOR_RENEWALS:
-                    raise KinesisUnavailableError(
-                        f"shard {self._shard_id} of stream {self._address.stream!r}: shard iterator expired "
-                        f"{renewals} times in one read"
-                    ) from None
-                iterator = self._iterator_after(self._last or self._position)
-                continue
-            records = page.get("Records") or []
-            if records:
-                empty_pages_behind = 0
-                self._count += len(records)
-                self._last = records[-1]["SequenceNumber"]
-                yield records_to_arrow(records, self._address.stream, self._arrow_schema, raw=bool(page.get(RAW_PAGE_KEY)))
-                if is_consumed_through(self._last, self._ending):
-                    self._drained = stop_at_tip
-                    return
-            iterator = page.get("NextShardIterator")
-            if (stop_at_tip and self._ending is None and iterator is not None and 0 < len(records) < limit
-                    and page.get("MillisBehindLatest") == 0):
-                # A short page of an open shard that is caught up is the tip (AWS: "0 means no new
-                # records at this moment"; moto shortens a page only at the end): no empty call to
-                # confirm. A closed shard is only drained on evidence: its ending sequence number,
-                # no next iterator, or an empty page.
-                return
-            if iterator is None:
-                # AWS: the shard is closed and everything in it has been returned.
-                self._drained = stop_at_tip
-                return
-            if not records:
-                if page.get("MillisBehindLatest", 0) > 0:
-                    empty_pages_behind += 1
-                    if empty_pages_behind >= MAX_EMPTY_PAGES_BEHIND:
-                        self._behind = True
-                        return
+        # One page ahead: the next GetRecords is in flight while this page goes to Spark (same
+        # calls, overlapped; on AWS it hides the network's latency).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kinesis-prefetch") as prefetch:
+            iterator, limit = self._iterator_after(self._position), min(self._records_per_call, wanted)
+            pending = prefetch.submit(self._get_records, iterator, limit)
+            empty_pages_behind = renewals = 0
+            while True:
+                try:
+                    page = pending.result()
+                except _ExpiredIterator:
+                    renewals += 1
+                    if renewals > MAX_ITERATOR_RENEWALS:
+                        raise KinesisUnavailableError(
+                            f"shard {self._shard_id} of stream {self._address.stream!r}: shard iterator expired "
+                            f"{renewals} times in one read"
+                        ) from None
+                    iterator = self._iterator_after(self._last or self._position)
+                    pending = prefetch.submit(self._get_records, iterator, limit)
                     continue
-                if stop_at_tip:
-                    # At the tip. A closed shard gets no more records: it is drained (moto's
-                    # iterator of a closed shard never ends, so this is how moto's drain shows).
-                    self._drained = self._ending is not None
+                records = page.get("Records") or []
+                if records:
+                    empty_pages_behind = 0
+                    self._count += len(records)
+                    self._last = records[-1]["SequenceNumber"]
+                else:
+                    empty_pages_behind += 1
+                done = self._page_ends_read(page, records, limit, wanted, stop_at_tip, empty_pages_behind)
+                if not done:
+                    iterator, limit = page["NextShardIterator"], min(self._records_per_call, wanted - self._count)
+                    pending = prefetch.submit(self._get_records, iterator, limit)
+                if records:
+                    yield records_to_arrow(records, self._address.stream, self._arrow_schema,
+                                           raw=bool(page.get(RAW_PAGE_KEY)))
+                if done:
                     return
-                raise KinesisUnavailableError(
-                    f"shard {self._shard_id} of stream {self._address.stream!r}: a repeated read of a batch "
-                    f"reached the end after {self._count} of {wanted} records (trimmed by the stream's retention?)"
-                )
+
+    def _page_ends_read(self, page: dict, records: list, limit: int, wanted: int, stop_at_tip: bool,
+                        empty_pages_behind: int) -> bool:
+        """Whether this page is the read's last, setting how the read ended."""
+        if records and is_consumed_through(self._last, self._ending):
+            self._drained = stop_at_tip
+            return True
+        if self._count >= wanted:
+            return True
+        if page.get("NextShardIterator") is None:
+            # AWS: the shard is closed and everything in it has been returned.
+            self._drained = stop_at_tip
+            return True
+        if records:
+            # A short page of an open shard that is caught up is the tip (AWS: "0 means no new
+            # records at this moment"; moto shortens a page only at the end): no empty call to
+            # confirm. A closed shard is only drained on evidence: its ending sequence number, no
+            # next iterator, or an empty page.
+            return (stop_at_tip and self._ending is None and len(records) < limit
+                    and page.get("MillisBehindLatest") == 0)
+        if page.get("MillisBehindLatest", 0) > 0:
+            # Records lie further on: follow a few empty pages, then leave them to the next batch.
+            self._behind = empty_pages_behind >= MAX_EMPTY_PAGES_BEHIND
+            return self._behind
+        if stop_at_tip:
+            # At the tip. A closed shard gets no more records: it is drained (moto's iterator of
+            # a closed shard never ends, so this is how moto's drain shows).
+            self._drained = self._ending is not None
+            return True
+        raise KinesisUnavailableError(
+            f"shard {self._shard_id} of stream {self._address.stream!r}: a repeated read of a batch "
+            f"reached the end after {self._count} of {wanted} records (trimmed by the stream's retention?)"
+        )
 
     def _iterator_after(self, position: str) -> str:
         request = {"StreamName": self._address.stream, "ShardId": self._shard_id, **shard_iterator_request(position)}
