@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config as BotoConfig
 
-from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError
+
+if TYPE_CHECKING:  # executors build clients from plain values and need not import the config (pydantic)
+    from fashion_pipeline.config import Config
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -206,6 +206,36 @@ class ClickstreamConfig(_Section):
         return self
 
 
+class StreamingConfig(_Section):
+    """The clickstream's raw Kinesis source for Spark Structured Streaming
+    (`fashion_pipeline.streaming.read_kinesis`); the streaming jobs' own keys join this section."""
+
+    # `kinesis`: our Python data source (local runs, tests); `aws-kinesis`: the connector EMR
+    # bundles. Both give the same columns, so the choice is configuration alone.
+    source_format: Literal["kinesis", "aws-kinesis"] = "kinesis"
+    # Where a query with no checkpoint yet starts: TRIM_HORIZON (every record still in the
+    # stream), LATEST (records arriving from the query's start), AT_TIMESTAMP (records arriving
+    # from starting_timestamp on). A restarted query resumes from its checkpoint instead.
+    starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = "TRIM_HORIZON"
+    starting_timestamp: datetime | None = None
+    # At most this many records per shard in one micro-batch (Spark 4.0 has no admission
+    # control for these sources: the cap is the source's own).
+    max_records_per_shard: int = Field(default=100_000, gt=0)
+    # GetRecords `Limit`: records per call (AWS allows up to 10,000).
+    records_per_fetch: int = Field(default=10_000, gt=0, le=10_000)
+    # At most one ListShards per interval (how soon the children of a split are seen).
+    describe_shard_interval_ms: int = Field(default=1000, ge=0)
+    # Our source only: with every shard read to its end, how often to ask Kinesis whether
+    # records arrived (an idle query is polled every 10 ms under the default trigger).
+    idle_probe_interval_ms: int = Field(default=1000, ge=0)
+
+    @model_validator(mode="after")
+    def _timestamp_for_at_timestamp(self) -> "StreamingConfig":
+        if self.starting_position == "AT_TIMESTAMP" and self.starting_timestamp is None:
+            raise ValueError("starting_position AT_TIMESTAMP needs starting_timestamp (ISO-8601, e.g. 2026-11-30T18:00:00Z)")
+        return self
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -219,6 +249,7 @@ class Config(_Section):
     store: StoreConfig
     analytics: AnalyticsConfig
     clickstream: ClickstreamConfig
+    streaming: StreamingConfig = StreamingConfig()
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
     BooleanType,
     DateType,
     DoubleType,
@@ -195,3 +196,14 @@ ITEM_NEIGHBORS_SCHEMA = _fields(
 # carry it without Spark; this is its Spark reading, for `from_json` and the lake.
 _CLICK_KINDS = {"string": StringType(), "timestamp": TimestampType(), "double": DoubleType(), "int": IntegerType()}
 CLICK_EVENT_SCHEMA = StructType([StructField(f.name, _CLICK_KINDS[f.kind], f.nullable) for f in CLICK_EVENT_FIELDS])
+
+# Raw records of a Kinesis stream, as EMR's `aws-kinesis` connector and our own `kinesis` source
+# (fashion_pipeline.streaming) both return them.
+KINESIS_RECORD_SCHEMA = StructType([
+    StructField("data", BinaryType(), True),
+    StructField("streamName", StringType(), True),
+    StructField("partitionKey", StringType(), True),
+    StructField("sequenceNumber", StringType(), True),
+    StructField("approximateArrivalTimestamp", TimestampType(), True),
+])
+KINESIS_RECORD_COLUMNS = tuple(KINESIS_RECORD_SCHEMA.fieldNames())
