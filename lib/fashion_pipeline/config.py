@@ -228,6 +228,10 @@ class StreamingConfig(_Section):
     # Our source only: with every shard read to its end, how often to ask Kinesis whether
     # records arrived (an idle query is polled every 10 ms under the default trigger).
     idle_probe_interval_ms: int = Field(default=1000, ge=0)
+    # The streaming job (stream_clickstream): a micro-batch every trigger_seconds; events are
+    # de-duplicated on event_id within watermark_delay_s of event time.
+    trigger_seconds: float = Field(default=300.0, ge=0)
+    watermark_delay_s: int = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _timestamp_for_at_timestamp(self) -> "StreamingConfig":

@@ -85,6 +85,20 @@ def add_run_date_option(parser: argparse.ArgumentParser, help_text: str = RUN_DA
     parser.add_argument("--run-date", type=iso_date, required=True, help=help_text)
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return value
+
+
+def add_positive_int_option(parser, flag: str, help_text: str) -> None:
+    parser.add_argument(flag, type=positive_int, metavar="N", help=help_text)
+
+
 def pipeline_module(job_name: str) -> ModuleType:
     return importlib.import_module(f"fashion_pipeline.pipelines.{job_name}")
 

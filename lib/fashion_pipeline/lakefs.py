@@ -50,3 +50,40 @@ def replace_partitions(spark: SparkSession, staged_uri: str, table_uri: str, par
 def _rename(filesystem, source, target) -> None:
     if not filesystem.rename(source, target):
         raise OSError(f"could not move {source.toString()} to {target.toString()}")
+
+
+def publish_files(spark: SparkSession, staged_uri: str, table_uri: str, name: str) -> list[str]:
+    """Move the data files of a staged copy into the same partition folders of the table, named
+    `<name>.parquet` (or `<name>-<k>.parquet` when a folder holds several), replacing files of
+    that name: publishing the same staged content twice leaves one copy.
+
+    Readers that list the partition folders (Athena, Spark without a metadata log) see each file
+    whole or not at all: it is written under `_staging` first and appears by a rename.
+    Returns the published paths, in order.
+    """
+    filesystem, staged_root = _filesystem_and_path(spark, staged_uri)
+    if not filesystem.exists(staged_root):
+        return []
+    jvm_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    root_text = staged_root.toUri().getPath().rstrip("/")
+    by_folder: dict[str, list[str]] = {}
+    files = filesystem.listFiles(staged_root, True)
+    while files.hasNext():
+        path = files.next().getPath()
+        if path.getName().startswith(("_", ".")):
+            continue
+        relative_folder = path.getParent().toUri().getPath()[len(root_text):].strip("/")
+        by_folder.setdefault(relative_folder, []).append(path.toString())
+    published = []
+    for folder, sources in sorted(by_folder.items()):
+        target_folder = f"{table_uri.rstrip('/')}/{folder}" if folder else table_uri.rstrip("/")
+        filesystem.mkdirs(jvm_path(target_folder))
+        # An earlier attempt at the same name may have split the folder differently.
+        for earlier in filesystem.globStatus(jvm_path(f"{target_folder}/{name}*.parquet")) or []:
+            filesystem.delete(earlier.getPath(), False)
+        for k, source in enumerate(sorted(sources)):
+            suffix = f"-{k}" if len(sources) > 1 else ""
+            target = jvm_path(f"{target_folder}/{name}{suffix}.parquet")
+            _rename(filesystem, jvm_path(source), target)
+            published.append(target.toString())
+    return published

@@ -207,3 +207,23 @@ KINESIS_RECORD_SCHEMA = StructType([
     StructField("approximateArrivalTimestamp", TimestampType(), True),
 ])
 KINESIS_RECORD_COLUMNS = tuple(KINESIS_RECORD_SCHEMA.fieldNames())
+
+# The lake's clickstream: curated events by UTC date and hour, and refused records by arrival day.
+CURATED_CLICKS_SCHEMA = StructType(
+    list(CLICK_EVENT_SCHEMA.fields) + _fields(
+        ("partition_key", StringType(), True),
+        ("sequence_number", StringType(), True),
+        ("arrived_at", TimestampType(), True),
+        ("event_date", DateType(), False),
+        ("event_hour", IntegerType(), False),
+    ).fields
+)
+CLICK_QUARANTINE_SCHEMA = _fields(
+    ("payload", BinaryType(), True),
+    ("stream_name", StringType(), True),
+    ("partition_key", StringType(), True),
+    ("sequence_number", StringType(), True),
+    ("arrived_at", TimestampType(), True),
+    (REJECT_REASON, StringType(), False),
+    ("arrival_date", DateType(), False),
+)

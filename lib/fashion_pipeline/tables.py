@@ -20,6 +20,8 @@ from fashion_pipeline.lake import read_table
 from fashion_pipeline.lakefs import path_exists
 from fashion_pipeline.schemas import (
     ARTICLES,
+    CLICK_QUARANTINE_SCHEMA,
+    CURATED_CLICKS_SCHEMA,
     CUSTOMERS,
     ITEM_NEIGHBORS_SCHEMA,
     RECOMMENDATIONS_SCHEMA,
@@ -33,7 +35,8 @@ DAILY_PROJECTION = {"type": "date", "format": "yyyy-MM-dd", "range": f"{HM_FIRST
                     "interval": "1", "interval.unit": "DAYS"}
 MONTHLY_PROJECTION = {"type": "date", "format": "yyyy-MM", "range": f"{HM_FIRST_DAY:%Y-%m},NOW",
                       "interval": "1", "interval.unit": "MONTHS"}
-MONTHLY_PARTITION_KEYS = ("year_month",)
+HOURLY_PROJECTION = {"type": "integer", "range": "0,23"}
+PROJECTION_BY_KEY = {"year_month": MONTHLY_PROJECTION, "event_hour": HOURLY_PROJECTION}
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class LakeTable:
         return [by_name[key] for key in self.partition_keys]
 
     def projection(self, key: str) -> dict[str, str]:
-        return MONTHLY_PROJECTION if key in MONTHLY_PARTITION_KEYS else DAILY_PROJECTION
+        return PROJECTION_BY_KEY.get(key, DAILY_PROJECTION)
 
 
 def _hm_tables(spec: TableSpec) -> tuple[LakeTable, LakeTable]:
@@ -121,6 +124,15 @@ ITEM_NEIGHBORS_TABLE = LakeTable(
     "Each recently sold article's closest articles by ALS item factors, of a nightly run.",
     "fashion recs train")
 
+CLICKSTREAM_TABLE = LakeTable(
+    "clickstream", "curated/clickstream", CURATED_CLICKS_SCHEMA, ("event_date", "event_hour"),
+    "The website's click events (view, add_to_cart, remove_from_cart, purchase), once each, by UTC "
+    "date and hour of the event.", "fashion clicks stream")
+CLICKSTREAM_QUARANTINE_TABLE = LakeTable(
+    "clickstream_quarantine", "quarantine/clickstream", CLICK_QUARANTINE_SCHEMA, ("arrival_date",),
+    "Click records the streaming job refused, payload as received, with the reason; by arrival day.",
+    "fashion clicks stream")
+
 LAKE_TABLES: tuple[LakeTable, ...] = (
     ARTICLES_TABLE, CUSTOMERS_TABLE, TRANSACTIONS_TABLE,
     ARTICLES_QUARANTINE_TABLE, CUSTOMERS_QUARANTINE_TABLE, TRANSACTIONS_QUARANTINE_TABLE,
@@ -128,6 +140,7 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE,
     SALES_DAILY_TABLE, CUSTOMER_RFM_TABLE, TOP_SELLERS_TABLE, TREND_MOVERS_TABLE,
     RECOMMENDATIONS_TABLE, ITEM_NEIGHBORS_TABLE,
+    CLICKSTREAM_TABLE, CLICKSTREAM_QUARANTINE_TABLE,
 )
 LAKE_TABLES_BY_NAME = {table.name: table for table in LAKE_TABLES}
 

@@ -69,11 +69,15 @@ def test_athena_ddl_declares_every_table_as_the_registry_does(config):
         assert declared["columns"] == [(f.name, _hive(f.dataType)) for f in table.data_fields], table.name
         assert declared["partitions"] == [(f.name, _hive(f.dataType)) for f in table.partition_fields], table.name
         assert declared["location"] == table.uri(config) + "/"
-        for key in table.partition_keys:
-            assert declared["properties"][f"projection.{key}.type"] == "date"
+        for field in table.partition_fields:  # hours are numbers, days and months dates
+            expected = "integer" if field.dataType.typeName() == "integer" else "date"
+            assert declared["properties"][f"projection.{field.name}.type"] == expected, (table.name, field.name)
     orders = parsed["orders"]
     assert orders["partitions"] == [("order_date", "date")]
     assert orders["properties"]["projection.order_date.range"] == "2018-09-20,NOW"
     assert orders["properties"]["storage.location.template"] == ORDERS_TABLE.uri(config) + "/order_date=${order_date}"
     assert parsed["transactions"]["properties"]["projection.year_month.range"] == "2018-09,NOW"
+    clicks = parsed["clickstream"]
+    assert clicks["partitions"] == [("event_date", "date"), ("event_hour", "int")]
+    assert clicks["properties"]["projection.event_hour.range"] == "0,23"
     assert ("items", _hive_text("array<struct<article_id:string,score:double,reason:string>>")) in parsed["recommendations"]["columns"]

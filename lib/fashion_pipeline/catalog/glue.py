@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
     BooleanType,
     DataType,
     DateType,
@@ -26,6 +27,7 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 _SIMPLE_TYPES = {
     StringType: "string", IntegerType: "int", LongType: "bigint", ShortType: "smallint",
     DoubleType: "double", BooleanType: "boolean", DateType: "date", TimestampType: "timestamp",
+    BinaryType: "binary",
 }
 
 

@@ -13,7 +13,8 @@ from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.tables import LAKE_TABLES, LakeTable
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT",
-                 "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE"}
+                 "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE",
+                 "binary": "BLOB"}
 
 
 class QueryError(PipelineError):

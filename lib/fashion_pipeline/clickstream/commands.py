@@ -3,6 +3,8 @@
     fashion clicks produce [--rate EVENTS_PER_S] [--duration S | --events N] [--seed N]
                            [--model-day D] [--duplicate-share F] [--late-share F] [--late-minutes M]
                            [--malformed-share F] [--ledger PATH]
+    fashion clicks stream [--batches N | --until-idle] [--trigger-seconds S]
+    fashion clicks status [--last N]
     fashion clicks create-stream
 """
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fashion_pipeline.jobs import add_config_options, config_from_args, iso_date
+from fashion_pipeline.jobs import add_config_options, config_from_args, iso_date, job_command, positive_int
 
 DEFAULT_DURATION_S = 60.0
 
@@ -42,6 +44,14 @@ def add_clicks_commands(commands) -> None:
     add_config_options(produce)
     produce.set_defaults(_handler=cmd_clicks_produce)
 
+    job_command(actions, "stream_clickstream", "land the clickstream in the lake (jobs/stream_clickstream.py)",
+                command="stream")
+
+    status = actions.add_parser("status", help="the streaming job's latest micro-batches: rates, duration, lag")
+    status.add_argument("--last", type=positive_int, default=10, metavar="N", help="how many batches (default 10)")
+    add_config_options(status)
+    status.set_defaults(_handler=cmd_clicks_status)
+
     create = actions.add_parser("create-stream", help="create the clickstream stream if it is missing")
     add_config_options(create)
     create.set_defaults(_handler=cmd_clicks_create_stream)
@@ -70,6 +80,16 @@ def cmd_clicks_produce(args: argparse.Namespace, **injected) -> int:
     if report.failed:
         raise ClickstreamError(f"{report.failed:,} records failed after {config.clickstream.put_max_attempts} "
                                f"attempts (see the ledger or retry later)")
+    return 0
+
+
+def cmd_clicks_status(args: argparse.Namespace) -> int:
+    from fashion_pipeline.pipelines.stream_clickstream import JOB
+    from fashion_pipeline.storage import storage_for
+    from fashion_pipeline.streaming.progress import format_progress, read_recent_progress
+
+    config = config_from_args(args)
+    print(format_progress(read_recent_progress(config, storage_for(config), JOB, args.last)))
     return 0
 
 

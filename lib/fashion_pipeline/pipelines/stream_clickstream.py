@@ -1,0 +1,216 @@
+"""stream_clickstream: the website's clicks, from Kinesis into the lake, every few minutes.
+
+    spark-submit jobs/stream_clickstream.py --env emr              # runs until stopped
+    fashion clicks stream --until-idle                             # in this process, locally
+
+Each micro-batch (trigger `streaming.trigger_seconds`, 5 minutes on EMR):
+1. every record is checked against the event contract (clickstream/validation.py, the very
+   function the producer's tests and the Lambda use) and, for the catalogue, joined with the
+   curated articles;
+2. valid events are de-duplicated on event_id within the watermark (`streaming.watermark_delay_s`
+   of event time; an event that arrives later than that is kept, see transforms/clickstream.py);
+3. valid events go to `curated/clickstream/event_date=D/event_hour=H/`, refused records with
+   their payload and reason to `quarantine/clickstream/arrival_date=D/`.
+
+Exactly once as Athena sees it: a batch is written whole under `_staging/stream_clickstream/`
+first, then each of its files is moved into its partition folder under a name made of the batch
+id (lakefs.publish_files). A file appears by a rename, so a query never reads half of one; a
+batch that fails before it publishes leaves nothing visible; and a batch Spark replays after a
+crash (same offsets, same de-duplication state) publishes the same files under the same names,
+replacing, never adding. Each batch writes one file per partition folder it touches.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from fashion_pipeline.config import Config
+from fashion_pipeline.jobs import add_positive_int_option
+from fashion_pipeline.lake import write_table
+from fashion_pipeline.lakefs import delete_path, publish_files
+from fashion_pipeline.schemas import REJECT_REASON
+from fashion_pipeline.storage import Storage
+from fashion_pipeline.tables import (
+    ARTICLES_TABLE,
+    CLICKSTREAM_QUARANTINE_TABLE,
+    CLICKSTREAM_TABLE,
+    read_lake_table,
+    reports_uri,
+    staging_uri,
+)
+from fashion_pipeline.transforms.clickstream import (
+    DEDUP_KEY,
+    DEDUP_TIME,
+    flag_click_records,
+    to_click_quarantine,
+    to_curated_clicks,
+    with_dedup_columns,
+    with_unknown_articles,
+)
+
+JOB = "stream_clickstream"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser) -> None:
+    how_long = parser.add_mutually_exclusive_group()
+    add_positive_int_option(how_long, "--batches", "stop after N micro-batches (default: run until stopped)")
+    how_long.add_argument("--until-idle", action="store_true",
+                          help="stop once every record in the stream has been processed")
+    parser.add_argument("--trigger-seconds", type=float, help="micro-batch interval (default: streaming.trigger_seconds)")
+
+
+def checkpoint_uri(config: Config) -> str:
+    return config.paths.lake("_checkpoints", JOB)
+
+
+def batch_report_uri(config: Config, batch_id: int) -> str:
+    return reports_uri(config, JOB, "batches", f"batch={batch_id:012d}.json")
+
+
+@dataclass
+class BatchOutcome:
+    batch_id: int
+    curated: int = 0
+    quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    published_at: str = ""
+
+
+class ClickBatchPublisher:
+    """The foreachBatch sink: validate against the catalogue, stage, then publish by renames.
+    Keeps what each batch published (`outcomes`) for the progress reports of this process."""
+
+    def __init__(self, config: Config, storage: Storage):
+        self._config, self._storage = config, storage
+        self.outcomes: dict[int, BatchOutcome] = {}
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        spark, config = batch_df.sparkSession, self._config
+        # The catalogue is read per batch: the nightly batch may have added articles since.
+        articles_df = read_lake_table(spark, config, ARTICLES_TABLE).select("article_id")
+        checked_df = with_unknown_articles(batch_df, articles_df).persist()
+        try:
+            outcome = self._publish(spark, checked_df, batch_id)
+        finally:
+            checked_df.unpersist()
+        self._storage.write_text(batch_report_uri(config, batch_id), json.dumps(asdict(outcome), indent=2, sort_keys=True))
+        self.outcomes[batch_id] = outcome
+
+    def _publish(self, spark: SparkSession, checked_df: DataFrame, batch_id: int) -> BatchOutcome:
+        config = self._config
+        staging = staging_uri(config, JOB, f"batch={batch_id:012d}")
+        name = f"batch-{batch_id:012d}"
+        outputs = (
+            (CLICKSTREAM_TABLE, to_curated_clicks(checked_df.filter(F.col(REJECT_REASON).isNull()))),
+            (CLICKSTREAM_QUARANTINE_TABLE, to_click_quarantine(checked_df.filter(F.col(REJECT_REASON).isNotNull()))),
+        )
+        delete_path(spark, staging)  # what a killed attempt at this batch left behind
+        for table, df in outputs:
+            # One task per partition folder: one file per folder per batch, named by the batch.
+            write_table(df.repartition(*table.partition_keys), f"{staging}/{table.name}", table.partition_keys)
+        outcome = BatchOutcome(batch_id=batch_id)
+        by_reason = checked_df.groupBy(REJECT_REASON).count().collect()  # a handful of reasons
+        for row in by_reason:
+            if row[REJECT_REASON] is None:
+                outcome.curated = row["count"]
+            else:
+                outcome.quarantined_by_reason[row[REJECT_REASON]] = row["count"]
+        outcome.quarantined = sum(outcome.quarantined_by_reason.values())
+        for table, _ in outputs:
+            outcome.files += publish_files(spark, f"{staging}/{table.name}", table.uri(config), name)
+        delete_path(spark, staging)
+        outcome.published_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        return outcome
+
+
+def click_events_stream(records_df: DataFrame, config: Config) -> DataFrame:
+    """Raw Kinesis records -> flagged, de-duplicated records, ready for ClickBatchPublisher."""
+    delay_s = config.streaming.watermark_delay_s
+    flagged_df = with_dedup_columns(flag_click_records(records_df, config.clickstream.max_event_bytes), delay_s)
+    return flagged_df.withWatermark(DEDUP_TIME, f"{delay_s} seconds").dropDuplicatesWithinWatermark([DEDUP_KEY])
+
+
+def start_clickstream_query(
+    config: Config, publisher: ClickBatchPublisher, records_df: DataFrame, trigger_seconds: float,
+) -> StreamingQuery:
+    return (
+        click_events_stream(records_df, config)
+        .writeStream.queryName(JOB)
+        .foreachBatch(publisher)
+        .option("checkpointLocation", checkpoint_uri(config))
+        .trigger(processingTime=f"{trigger_seconds} seconds")
+        .start()
+    )
+
+
+@dataclass
+class StreamReport:
+    batches: int = 0
+    records_in: int = 0
+    curated: int = 0
+    quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicates_dropped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.records_in == self.curated + self.quarantined + self.duplicates_dropped
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(self.quarantined_by_reason.items())) or "-"
+        return (f"stream_clickstream: {self.batches} micro-batch(es), {self.records_in:,} records in = "
+                f"{self.curated:,} events curated + {self.quarantined:,} quarantined ({reasons}) + "
+                f"{self.duplicates_dropped:,} duplicates dropped ({self.seconds:.1f} s)")
+
+
+def run_stream_clickstream(
+    spark: SparkSession, config: Config, storage: Storage, batches: int | None = None, until_idle: bool = False,
+    trigger_seconds: float | None = None, records_df: DataFrame | None = None,
+) -> StreamReport:
+    """Run the streaming job here: until stopped, for `batches` micro-batches, or until idle.
+    `records_df` replaces the Kinesis source (tests feed files shaped like its records)."""
+    from fashion_pipeline.streaming import read_kinesis
+    from fashion_pipeline.streaming.progress import ProgressReporter
+
+    read_lake_table(spark, config, ARTICLES_TABLE)  # no catalogue yet: say so now, in one line
+    started = time.monotonic()
+    if records_df is None:
+        records_df = read_kinesis(spark, config, checkpoint_uri(config))
+    publisher = ClickBatchPublisher(config, storage)
+    reporter = ProgressReporter(config, storage, JOB, publisher.outcomes)
+    spark.streams.addListener(reporter)
+    trigger = trigger_seconds if trigger_seconds is not None else config.streaming.trigger_seconds
+    query = start_clickstream_query(config, publisher, records_df, trigger)
+    try:
+        if until_idle:
+            query.processAllAvailable()
+        elif batches is not None:
+            while len(reporter.progress_of(query.id)) < batches and query.isActive:
+                query.awaitTermination(0.2)
+        else:
+            query.awaitTermination()
+    finally:
+        query.stop()
+        spark.streams.removeListener(reporter)
+    report = StreamReport(seconds=time.monotonic() - started)
+    for progress in reporter.progress_of(query.id):
+        report.batches += 1
+        report.records_in += progress.input_rows
+        report.duplicates_dropped += progress.duplicates_dropped
+        outcome = publisher.outcomes.get(progress.batch_id)
+        if outcome is not None:
+            report.curated += outcome.curated
+            report.quarantined += outcome.quarantined
+            for reason, count in outcome.quarantined_by_reason.items():
+                report.quarantined_by_reason[reason] = report.quarantined_by_reason.get(reason, 0) + count
+    return report

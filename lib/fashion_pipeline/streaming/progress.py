@@ -1,0 +1,168 @@
+"""What a streaming query reports after every micro-batch: input and processing rates, batch
+duration, de-duplication, what the batch published, and how far each shard's reading was behind
+the stream's tip (`MillisBehindLatest`).
+
+A `StreamingQueryListener` writes one JSON line per batch under the lake's `_reports/<job>/progress/`
+(where `fashion clicks status` reads them) and puts the same figures to CloudWatch (moto locally),
+namespace `FashionPipeline/Streaming`, dimension `Job`. A report that cannot be sent is logged,
+never allowed to stop the stream it describes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from pyspark.sql.streaming import StreamingQueryListener
+
+from fashion_pipeline.config import Config
+from fashion_pipeline.storage import Storage
+from fashion_pipeline.tables import reports_uri
+
+METRIC_NAMESPACE = "FashionPipeline/Streaming"
+DUPLICATES_METRIC = "numDroppedDuplicateRows"  # dropDuplicatesWithinWatermark's custom metric
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchProgress:
+    batch_id: int
+    timestamp: str
+    input_rows: int
+    input_rows_per_s: float
+    processed_rows_per_s: float
+    duration_ms: int
+    watermark: str | None
+    duplicates_dropped: int
+    late_rows_dropped: int
+    curated: int = 0
+    quarantined: int = 0
+    shard_lag_ms: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def max_shard_lag_ms(self) -> int | None:
+        return max(self.shard_lag_ms.values()) if self.shard_lag_ms else None
+
+    def line(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def batch_progress(progress, outcome=None, shard_lag_ms: Mapping[str, int] | None = None) -> BatchProgress:
+    """Our record of one `StreamingQueryProgress` (and of what the sink said it published)."""
+    operators = progress.stateOperators or []
+    return BatchProgress(
+        batch_id=progress.batchId,
+        timestamp=progress.timestamp,
+        input_rows=progress.numInputRows,
+        input_rows_per_s=round(float(progress.inputRowsPerSecond or 0.0), 1),
+        processed_rows_per_s=round(float(progress.processedRowsPerSecond or 0.0), 1),
+        duration_ms=int((progress.durationMs or {}).get("triggerExecution", 0)),
+        watermark=(progress.eventTime or {}).get("watermark"),
+        duplicates_dropped=sum(int((op.customMetrics or {}).get(DUPLICATES_METRIC, 0)) for op in operators),
+        late_rows_dropped=sum(int(op.numRowsDroppedByWatermark or 0) for op in operators),
+        curated=getattr(outcome, "curated", 0),
+        quarantined=getattr(outcome, "quarantined", 0),
+        shard_lag_ms=dict(shard_lag_ms or {}),
+    )
+
+
+def progress_uri(config: Config, job: str, batch_id: int) -> str:
+    return reports_uri(config, job, "progress", f"batch={batch_id:012d}.json")
+
+
+def read_recent_progress(config: Config, storage: Storage, job: str, last: int) -> list[BatchProgress]:
+    """The last `last` batches' reports, oldest first."""
+    uris = sorted(storage.list_files(reports_uri(config, job, "progress"), suffix=".json"))[-last:]
+    return [BatchProgress(**json.loads(storage.read_text(uri))) for uri in uris]
+
+
+def format_progress(rows: list[BatchProgress]) -> str:
+    if not rows:
+        return "no micro-batches reported yet"
+    lines = [f"{'batch':>6} {'time (UTC)':<24} {'rows in':>9} {'in/s':>9} {'done/s':>9} {'ms':>7} "
+             f"{'curated':>9} {'quarant.':>9} {'dupes':>7} {'max lag ms':>10}"]
+    for r in rows:
+        lag = "-" if r.max_shard_lag_ms is None else f"{r.max_shard_lag_ms:,}"
+        lines.append(f"{r.batch_id:>6} {r.timestamp[:23]:<24} {r.input_rows:>9,} {r.input_rows_per_s:>9,.1f} "
+                     f"{r.processed_rows_per_s:>9,.1f} {r.duration_ms:>7,} {r.curated:>9,} {r.quarantined:>9,} "
+                     f"{r.duplicates_dropped:>7,} {lag:>10}")
+    return "\n".join(lines)
+
+
+def cloudwatch_metrics(job: str, progress: BatchProgress) -> list[dict]:
+    dimensions = [{"Name": "Job", "Value": job}]
+    metrics = [
+        ("InputRowsPerSecond", progress.input_rows_per_s, "Count/Second"),
+        ("ProcessedRowsPerSecond", progress.processed_rows_per_s, "Count/Second"),
+        ("BatchDuration", progress.duration_ms, "Milliseconds"),
+        ("InputRows", progress.input_rows, "Count"),
+        ("DuplicatesDropped", progress.duplicates_dropped, "Count"),
+        ("RecordsQuarantined", progress.quarantined, "Count"),
+    ]
+    data = [{"MetricName": name, "Dimensions": dimensions, "Value": float(value), "Unit": unit} for name, value, unit in metrics]
+    for shard, lag in sorted(progress.shard_lag_ms.items()):
+        data.append({"MetricName": "MillisBehindLatest", "Dimensions": [*dimensions, {"Name": "ShardId", "Value": shard}],
+                     "Value": float(lag), "Unit": "Milliseconds"})
+    return data
+
+
+class ProgressReporter(StreamingQueryListener):
+    """Reports every batch of the queries it hears; keeps this process's reports per query.
+    `outcomes` maps a batch id to what the sink published; `shard_lag` returns each shard's
+    MillisBehindLatest for a batch (from the source's batch metadata)."""
+
+    def __init__(self, config: Config, storage: Storage, job: str, outcomes: Mapping[int, object] | None = None,
+                 shard_lag: Callable[[int], Mapping[str, int]] | None = None, cloudwatch=None):
+        self._config, self._storage, self._job = config, storage, job
+        self._outcomes = outcomes if outcomes is not None else {}
+        self._shard_lag = shard_lag
+        self._cloudwatch = cloudwatch
+        self._by_query: dict[str, list[BatchProgress]] = {}
+
+    def progress_of(self, query_id) -> list[BatchProgress]:
+        return list(self._by_query.get(str(query_id), []))
+
+    def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's names)
+        pass
+
+    def onQueryIdle(self, event) -> None:  # noqa: N802
+        pass
+
+    def onQueryTerminated(self, event) -> None:  # noqa: N802
+        pass
+
+    def onQueryProgress(self, event) -> None:  # noqa: N802
+        progress = event.progress
+        if progress.name != self._job:
+            return
+        lag = self._lag(progress.batchId)
+        record = batch_progress(progress, self._outcomes.get(progress.batchId), lag)
+        self._by_query.setdefault(str(progress.id), []).append(record)
+        try:
+            self._storage.write_text(progress_uri(self._config, self._job, record.batch_id), record.line() + "\n")
+        except OSError as error:
+            log.warning("progress report of batch %s not written: %s", record.batch_id, error)
+        self._publish_metrics(record)
+
+    def _lag(self, batch_id: int) -> Mapping[str, int]:
+        if self._shard_lag is None:
+            return {}
+        try:
+            return self._shard_lag(batch_id)
+        except Exception as error:  # noqa: BLE001 - a missing lag figure must not stop the stream
+            log.warning("shard lag of batch %s unknown: %s", batch_id, error)
+            return {}
+
+    def _publish_metrics(self, record: BatchProgress) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from fashion_pipeline.aws import aws_client
+
+        try:
+            client = self._cloudwatch or aws_client("cloudwatch", self._config)
+            data = cloudwatch_metrics(self._job, record)
+            for start in range(0, len(data), 20):  # PutMetricData takes at most 20 per call here
+                client.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=data[start:start + 20])
+        except (BotoCoreError, ClientError) as error:
+            log.warning("CloudWatch metrics of batch %s not sent: %s", record.batch_id, error)
