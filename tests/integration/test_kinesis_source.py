@@ -174,7 +174,7 @@ def test_missing_stream_is_one_clear_line(spark, aws_config, tmp_path):
         read_kinesis(spark, config, str(tmp_path / "checkpoint"))
     assert str(caught.value) == (
         f"Kinesis stream '{STREAM}' does not exist at {config.aws.endpoint_url} (region {config.aws.region}): "
-        "run `fashion services up` and create the stream there (moto starts empty)"
+        "run `fashion services up` (it creates the stream) or `fashion clicks create-stream`"
     )
 
     # Straight through format("kinesis") (no check first) the query fails with the same line.

@@ -116,6 +116,7 @@ def test_extract_without_migration_says_to_migrate(spark, config, postgres_servi
     (["recs", "evaluate", "--run-date", DAY], "run `fashion partition-raw` first"),
     (["recs", "sweep", "--run-date", DAY, "--grid", "rank=8"], "run `fashion partition-raw` first"),
     (["recs", "load", "--run-date", DAY], "run `fashion recs train --run-date 2020-09-23` first"),
+    (["clicks", "stream", "--until-idle"], "run `fashion partition-raw` first"),
 ], ids=lambda v: " ".join(v[:2]) if isinstance(v, list) else "")
 def test_a_job_without_its_input_names_the_command_that_writes_it(spark, command, fix, nowhere, capsys):
     code = main([*command, *nowhere])
@@ -130,6 +131,7 @@ def test_a_job_without_its_input_names_the_command_that_writes_it(spark, command
     ("train_als", ["--run-date", DAY], "run `fashion partition-raw` first"),
     ("evaluate_recs", ["--run-date", DAY], "run `fashion partition-raw` first"),
     ("load_recommendations", ["--run-date", DAY], "run `fashion recs train --run-date 2020-09-23` first"),
+    ("stream_clickstream", ["--until-idle"], "run `fashion partition-raw` first"),
 ])
 def test_every_job_file_fails_in_one_line_without_its_input(spark, job, argv, fix, nowhere, capsys):
     code = _job_main(job)([*argv, *nowhere])
@@ -196,3 +198,18 @@ def test_unwritable_places_are_named(spark, tmp_path, nowhere, capsys):
     capsys.readouterr()
     code = main(["partition-raw", *nowhere, "--lake-root", str(blocker / "lake")])
     _one_line_failure(capsys, code, 1, "cannot write to the lake", "--lake-root")
+
+
+def test_streaming_a_stream_that_does_not_exist_says_how_to_create_it(spark, aws_config, capsys):
+    from fashion_pipeline.tables import ARTICLES_TABLE
+
+    spark.createDataFrame([("0108775015",)], "article_id string").write.parquet(ARTICLES_TABLE.uri(aws_config))
+    code = main(["clicks", "stream", "--until-idle", "--lake-root", aws_config.paths.lake_root,
+                 "--set", f"aws.endpoint_url={aws_config.aws.endpoint_url}"])
+    _one_line_failure(capsys, code, 1, "Kinesis stream 'fashion-clickstream' does not exist at http://127.0.0.1:",
+                      "`fashion clicks create-stream`")
+
+
+def test_producing_without_moto_says_it_is_not_running(nowhere, capsys):
+    code = main(["clicks", "produce", "--events", "5", *nowhere])
+    _one_line_failure(capsys, code, 1, "fashion clicks produce:", "fashion services up")

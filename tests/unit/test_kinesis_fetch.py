@@ -189,7 +189,7 @@ def test_missing_stream_is_our_error_with_the_fix():
         list_shards(client, ADDRESS, POLICY, SleepRecorder())
     assert str(caught.value) == (
         "Kinesis stream 'clicks' does not exist at http://127.0.0.1:5055 (region us-east-1): "
-        "run `fashion services up` and create the stream there (moto starts empty)"
+        "run `fashion services up` (it creates the stream) or `fashion clicks create-stream`"
     )
     remote = KinesisStreamNotFoundError("clicks", None, "eu-west-1")
     assert "AWS Kinesis in eu-west-1" in str(remote) and "names.clickstream_stream" in str(remote)

@@ -1,8 +1,10 @@
 """Errors of the Kinesis source, each with a one-line message that names the cause and the fix."""
 from __future__ import annotations
 
+from fashion_pipeline.errors import PipelineError
 
-class KinesisSourceError(RuntimeError):
+
+class KinesisSourceError(PipelineError):
     """Base class: the streaming source cannot go on."""
 
 
@@ -14,7 +16,7 @@ class KinesisStreamNotFoundError(KinesisSourceError):
 
         where = endpoint_url or f"AWS Kinesis in {region}"
         if is_local_endpoint(endpoint_url):
-            fix = "run `fashion services up` and create the stream there (moto starts empty)"
+            fix = "run `fashion services up` (it creates the stream) or `fashion clicks create-stream`"
         else:
             fix = "check names.clickstream_stream and aws.region in the configuration, or create the stream"
         super().__init__(f"Kinesis stream {stream!r} does not exist at {where} (region {region}): {fix}")
