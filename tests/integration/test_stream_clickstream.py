@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from fashion_pipeline.aws import aws_client
 from fashion_pipeline.catalog.local_query import run_athena_sql
+from fashion_pipeline.cli import main
 from fashion_pipeline.clickstream.faults import DUPLICATE, EVENT, MALFORMED, FaultShares
 from fashion_pipeline.clickstream.producer import ensure_clickstream_stream, produce_clicks
 from fashion_pipeline.generate import TasteModel, scale_spec
@@ -20,7 +22,7 @@ from fashion_pipeline.generate.frames import articles_frame
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.pipelines.stream_clickstream import JOB, run_stream_clickstream
 from fashion_pipeline.storage import storage_for
-from fashion_pipeline.streaming.progress import read_recent_progress
+from fashion_pipeline.streaming.progress import METRIC_NAMESPACE, read_recent_progress
 from fashion_pipeline.tables import ARTICLES_TABLE, CLICKSTREAM_QUARANTINE_TABLE, CLICKSTREAM_TABLE
 
 N_EVENTS = 600
@@ -62,7 +64,7 @@ def _lake_files(config) -> list[str]:
                   if "/_" not in str(p.relative_to(config.paths.lake_root)))
 
 
-def test_every_valid_click_lands_once_and_every_refused_record_is_quarantined(spark, stream_config, tmp_path):
+def test_every_valid_click_lands_once_and_every_refused_record_is_quarantined(spark, stream_config, tmp_path, capsys):
     config, storage = stream_config, storage_for(stream_config)
     ledger_path = tmp_path / "ledger.jsonl"
     faults = FaultShares(duplicate_share=0.05, late_share=0.05, late_minutes=20, malformed_share=0.06)
@@ -97,6 +99,15 @@ def test_every_valid_click_lands_once_and_every_refused_record_is_quarantined(sp
     assert [p.batch_id for p in progress] == sorted(p.batch_id for p in progress)
     assert sum(p.input_rows for p in progress) == len(ledger)
     assert sum(p.curated for p in progress) == N_EVENTS
+
+    cloudwatch = aws_client("cloudwatch", config)
+    published = cloudwatch.list_metrics(Namespace=METRIC_NAMESPACE)["Metrics"]
+    names = {m["MetricName"] for m in published if {"Name": "Job", "Value": JOB} in m["Dimensions"]}
+    assert {"InputRowsPerSecond", "ProcessedRowsPerSecond", "BatchDuration", "RecordsQuarantined"} <= names
+    assert main(["clicks", "status", "--last", "3", "--lake-root", config.paths.lake_root]) == 0
+    status = capsys.readouterr().out.splitlines()
+    assert status[0].split()[:3] == ["batch", "time", "(UTC)"] and len(status) == 4
+    assert [int(line.split()[0]) for line in status[1:]] == [p.batch_id for p in progress[-3:]]
 
     # Athena's view of the lake: the analyst funnel, run locally over the partition folders.
     funnel = run_athena_sql(config, FUNNEL_SQL.read_text())
