@@ -116,6 +116,14 @@ def test_read_kinesis_options_choose_the_source_by_configuration(config):
         "kinesis.getRecords.numberOfRecordsPerFetch": "10000",
         "kinesis.describeShardInterval": "1000ms",
     }
+    # Ours takes the same instant to the microsecond, not just to the second.
+    ours = on_emr.with_overrides({"streaming.source_format": "kinesis",
+                                  "streaming.starting_timestamp": "2026-11-30T18:00:05.250+01:00"})
+    _, options = kinesis_reader_options(ours, "s3://bucket/chk/clicks-to-lake")
+    parsed = parse_options(options)
+    assert (parsed.starting_position, parsed.starting_timestamp) == (
+        "AT_TIMESTAMP", datetime(2026, 11, 30, 17, 0, 5, 250_000, tzinfo=timezone.utc))
+    assert parsed.metadata_path == "s3://bucket/chk/clicks-to-lake/sources/kinesis-fashion-clickstream"
 
 
 def test_streaming_config_is_checked(config):
