@@ -99,11 +99,14 @@ def test_every_valid_click_lands_once_and_every_refused_record_is_quarantined(sp
     assert [p.batch_id for p in progress] == sorted(p.batch_id for p in progress)
     assert sum(p.input_rows for p in progress) == len(ledger)
     assert sum(p.curated for p in progress) == N_EVENTS
+    # Each batch knows how far behind the tip each shard's read ended; caught up at the end.
+    assert all(set(p.shard_lag_ms) <= {"shardId-000000000000", "shardId-000000000001"} for p in progress)
+    assert any(p.shard_lag_ms for p in progress) and set(progress[-1].shard_lag_ms.values()) <= {0}
 
     cloudwatch = aws_client("cloudwatch", config)
     published = cloudwatch.list_metrics(Namespace=METRIC_NAMESPACE)["Metrics"]
     names = {m["MetricName"] for m in published if {"Name": "Job", "Value": JOB} in m["Dimensions"]}
-    assert {"InputRowsPerSecond", "ProcessedRowsPerSecond", "BatchDuration", "RecordsQuarantined"} <= names
+    assert {"InputRowsPerSecond", "ProcessedRowsPerSecond", "BatchDuration", "RecordsQuarantined", "MillisBehindLatest"} <= names
     assert main(["clicks", "status", "--last", "3", "--lake-root", config.paths.lake_root]) == 0
     status = capsys.readouterr().out.splitlines()
     assert status[0].split()[:3] == ["batch", "time", "(UTC)"] and len(status) == 4

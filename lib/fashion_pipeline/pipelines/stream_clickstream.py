@@ -175,19 +175,18 @@ class StreamReport:
 
 def run_stream_clickstream(
     spark: SparkSession, config: Config, storage: Storage, batches: int | None = None, until_idle: bool = False,
-    trigger_seconds: float | None = None, records_df: DataFrame | None = None,
+    trigger_seconds: float | None = None,
 ) -> StreamReport:
-    """Run the streaming job here: until stopped, for `batches` micro-batches, or until idle.
-    `records_df` replaces the Kinesis source (tests feed files shaped like its records)."""
+    """Run the streaming job here: until stopped, for `batches` micro-batches, or until idle."""
     from fashion_pipeline.streaming import read_kinesis
     from fashion_pipeline.streaming.progress import ProgressReporter
+    from fashion_pipeline.streaming.raw_stream import shard_lag_reader
 
     read_lake_table(spark, config, ARTICLES_TABLE)  # no catalogue yet: say so now, in one line
     started = time.monotonic()
-    if records_df is None:
-        records_df = read_kinesis(spark, config, checkpoint_uri(config))
+    records_df = read_kinesis(spark, config, checkpoint_uri(config))
     publisher = ClickBatchPublisher(config, storage)
-    reporter = ProgressReporter(config, storage, JOB, publisher.outcomes)
+    reporter = ProgressReporter(config, storage, JOB, publisher.outcomes, shard_lag_reader(config, checkpoint_uri(config)))
     spark.streams.addListener(reporter)
     trigger = trigger_seconds if trigger_seconds is not None else config.streaming.trigger_seconds
     query = start_clickstream_query(config, publisher, records_df, trigger)

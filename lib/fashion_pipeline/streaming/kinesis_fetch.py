@@ -188,10 +188,12 @@ class ShardRead:
             return
         yield from self._read(wanted=self._limit, stop_at_tip=True)
         stopped_at_cap = self._count >= self._limit and not self._drained
-        self.outcome = ShardOutcome(self._count, self._last, drained=self._drained, more=stopped_at_cap or self._behind)
+        self.outcome = ShardOutcome(self._count, self._last, drained=self._drained, more=stopped_at_cap or self._behind,
+                                    millis_behind_latest=self._millis_behind)
 
     def _read(self, wanted: int, stop_at_tip: bool) -> Iterator:
         self._count, self._last, self._drained, self._behind = 0, None, False, False
+        self._millis_behind: int | None = None
         if wanted <= 0:
             self._drained = stop_at_tip and is_consumed_through(self._position, self._ending)
             return
@@ -218,6 +220,8 @@ class ShardRead:
                     pending = prefetch.submit(self._get_records, iterator, limit)
                     continue
                 records = page.get("Records") or []
+                if page.get("MillisBehindLatest") is not None:
+                    self._millis_behind = int(page["MillisBehindLatest"])
                 if records:
                     empty_pages_behind = 0
                     self._count += len(records)

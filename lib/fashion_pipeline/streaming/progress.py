@@ -109,11 +109,11 @@ def cloudwatch_metrics(job: str, progress: BatchProgress) -> list[dict]:
 
 class ProgressReporter(StreamingQueryListener):
     """Reports every batch of the queries it hears; keeps this process's reports per query.
-    `outcomes` maps a batch id to what the sink published; `shard_lag` returns each shard's
-    MillisBehindLatest for a batch (from the source's batch metadata)."""
+    `outcomes` maps a batch id to what the sink published; `shard_lag` gives each shard's
+    MillisBehindLatest from a batch's progress (streaming.raw_stream.shard_lag_reader)."""
 
     def __init__(self, config: Config, storage: Storage, job: str, outcomes: Mapping[int, object] | None = None,
-                 shard_lag: Callable[[int], Mapping[str, int]] | None = None, cloudwatch=None):
+                 shard_lag: Callable[[object], Mapping[str, int]] | None = None, cloudwatch=None):
         self._config, self._storage, self._job = config, storage, job
         self._outcomes = outcomes if outcomes is not None else {}
         self._shard_lag = shard_lag
@@ -136,7 +136,7 @@ class ProgressReporter(StreamingQueryListener):
         progress = event.progress
         if progress.name != self._job:
             return
-        lag = self._lag(progress.batchId)
+        lag = self._lag(progress)
         record = batch_progress(progress, self._outcomes.get(progress.batchId), lag)
         self._by_query.setdefault(str(progress.id), []).append(record)
         try:
@@ -145,13 +145,13 @@ class ProgressReporter(StreamingQueryListener):
             log.warning("progress report of batch %s not written: %s", record.batch_id, error)
         self._publish_metrics(record)
 
-    def _lag(self, batch_id: int) -> Mapping[str, int]:
+    def _lag(self, progress) -> Mapping[str, int]:
         if self._shard_lag is None:
             return {}
         try:
-            return self._shard_lag(batch_id)
+            return self._shard_lag(progress)
         except Exception as error:  # noqa: BLE001 - a missing lag figure must not stop the stream
-            log.warning("shard lag of batch %s unknown: %s", batch_id, error)
+            log.warning("shard lag of batch %s unknown: %s", progress.batchId, error)
             return {}
 
     def _publish_metrics(self, record: BatchProgress) -> None:

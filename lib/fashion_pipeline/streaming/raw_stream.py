@@ -99,3 +99,36 @@ def read_kinesis(spark, config: Config, checkpoint_location: str):
         register_kinesis_source(spark)
     raw_df = spark.readStream.format(source_format).options(**options).load()
     return raw_df.select(*KINESIS_RECORD_COLUMNS)
+
+
+def shard_lag_reader(config: Config, checkpoint_location: str):
+    """A function from a query's progress to each shard's MillisBehindLatest where that batch's
+    read of it ended (`ShardOutcome.millis_behind_latest`, recorded by our source's executors).
+    EMR's connector keeps no such record per batch: with it the function returns {}."""
+    import json
+
+    from fashion_pipeline.streaming.batch_metadata import LocalBatchMetadata, S3BatchMetadata, is_s3_uri
+    from fashion_pipeline.streaming.shard_plan import BatchPlan
+
+    if config.streaming.source_format != SOURCE_NAME:
+        return lambda progress: {}
+    root = source_metadata_path(checkpoint_location, config.names.clickstream_stream)
+    if is_s3_uri(root):
+        from fashion_pipeline.aws import aws_client
+
+        store = S3BatchMetadata(root, aws_client("s3", config))
+    else:
+        store = LocalBatchMetadata(root)
+
+    def lag(progress) -> dict[str, int]:
+        lags = {}
+        for source in progress.sources:
+            end = source.endOffset
+            plan = BatchPlan.from_offset(json.loads(end) if isinstance(end, str) else end)
+            for shard_id in plan.read:
+                outcome = store.outcome(plan.batch, shard_id)
+                if outcome is not None and outcome.millis_behind_latest is not None:
+                    lags[shard_id] = outcome.millis_behind_latest
+        return lags
+
+    return lag

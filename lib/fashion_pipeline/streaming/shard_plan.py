@@ -111,20 +111,28 @@ class ShardOutcome:
     count: records read; last: sequence number of the last one (None when count is 0);
     drained: the shard is closed and everything in it is now consumed; more: the read stopped
     at the cap (or on a run of empty pages) with records left, so the next batch reads on
-    without asking Kinesis first.
+    without asking Kinesis first. millis_behind_latest: how far behind the shard's tip the read
+    ended (Kinesis' MillisBehindLatest of its last page), for monitoring only: two reads that
+    end on the same record are the same outcome whatever their lag.
     """
 
     count: int
     last: str | None
     drained: bool = False
     more: bool = False
+    millis_behind_latest: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
-        return {"count": self.count, "drained": self.drained, "last": self.last, "more": self.more}
+        data = {"count": self.count, "drained": self.drained, "last": self.last, "more": self.more}
+        if self.millis_behind_latest is not None:
+            data["millis_behind_latest"] = self.millis_behind_latest
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ShardOutcome":
-        return cls(int(data["count"]), data.get("last"), bool(data.get("drained", False)), bool(data.get("more", False)))
+        lag = data.get("millis_behind_latest")
+        return cls(int(data["count"]), data.get("last"), bool(data.get("drained", False)), bool(data.get("more", False)),
+                   None if lag is None else int(lag))
 
 
 @dataclass(frozen=True)
