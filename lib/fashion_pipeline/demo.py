@@ -67,12 +67,16 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         say(EXAMPLE_QUERY.strip())
         spark.sql(EXAMPLE_QUERY).show(truncate=False)
 
+    from fashion_pipeline.clickstream.demo import run_clickstream_demo
     from fashion_pipeline.recs.demo import run_recs_demo
     from fashion_pipeline.store.demo import run_store_demo
 
     # The shop runs on the same taste model (scale and seed) as the H&M files above.
     store_headline = run_store_demo(config.with_overrides({"store.scale": scale, "store.seed": seed}), spark, step_prefix="6")
     recs_summary = run_recs_demo(config, spark, storage, step_prefix="7")
+    # Shoppers click on the same catalogue the H&M files above describe.
+    clicks_config = config.with_overrides({"clickstream.scale": scale, "clickstream.model_seed": seed})
+    clicks_summary = run_clickstream_demo(clicks_config, spark, storage, step_prefix="8")
 
     print("\n== where to look")
     lake = config.paths.lake_root
@@ -83,6 +87,7 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         ("run reports", join_uri(lake, "_reports")),
         ("recommendations", join_uri(lake, "recs")),
         ("analytics", join_uri(lake, "analytics")),
+        ("clickstream", join_uri(lake, "curated", "clickstream")),
         ("generator truth", str(generated_dir / "_truth")),
         ("service logs", config.paths.state_dir),
     ]:
@@ -91,5 +96,7 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     if recs_summary.get("shown_user"):
         say(f"show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
     tables = {t.table: t.rows_written for t in report.tables}
-    print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary}))
+    say("the streaming job's batches:  .venv/bin/fashion clicks status")
+    print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary,
+                      "clicks": clicks_summary}))
     return 0
