@@ -8,7 +8,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -17,8 +16,7 @@ from fashion_pipeline.catalog.local_query import run_athena_sql
 from fashion_pipeline.cli import main
 from fashion_pipeline.clickstream.faults import DUPLICATE, EVENT, MALFORMED, FaultShares
 from fashion_pipeline.clickstream.producer import ensure_clickstream_stream, produce_clicks
-from fashion_pipeline.generate import TasteModel, scale_spec
-from fashion_pipeline.generate.frames import articles_frame
+from fashion_pipeline.generate import write_curated_catalogue
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.pipelines.stream_clickstream import JOB, run_stream_clickstream
 from fashion_pipeline.storage import storage_for
@@ -40,10 +38,7 @@ def stream_config(spark, aws_config):
     })
     ensure_clickstream_stream(config)
     # The catalogue the clicks are drawn from, as partition_raw would have curated it.
-    model = TasteModel.build(scale_spec("tiny"), config.clickstream.model_seed)
-    catalogue = Path(ARTICLES_TABLE.uri(config))
-    catalogue.mkdir(parents=True)
-    pq.write_table(articles_frame(model.catalogue, model.seed), catalogue / "part-00000.parquet")
+    write_curated_catalogue("tiny", config.clickstream.model_seed, ARTICLES_TABLE.uri(config))
     return config
 
 

@@ -13,14 +13,12 @@ import threading
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from fashion_pipeline.aws import aws_client
 from fashion_pipeline.clickstream.faults import EVENT, MALFORMED, FaultShares
 from fashion_pipeline.clickstream.producer import ensure_clickstream_stream, produce_clicks
-from fashion_pipeline.generate import TasteModel, scale_spec
-from fashion_pipeline.generate.frames import articles_frame
+from fashion_pipeline.generate import write_curated_catalogue
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.pipelines.stream_clickstream import (
     JOB,
@@ -44,10 +42,8 @@ def stream_config(aws_config):
         "streaming.max_records_per_shard": 100, "streaming.idle_probe_interval_ms": 0,
     })
     ensure_clickstream_stream(config)
-    model = TasteModel.build(scale_spec("tiny"), config.clickstream.model_seed)
-    catalogue = Path(ARTICLES_TABLE.uri(config))
-    catalogue.mkdir(parents=True)
-    pq.write_table(articles_frame(model.catalogue, model.seed), catalogue / "part-00000.parquet")
+    # The catalogue the clicks are drawn from, as partition_raw would have curated it.
+    write_curated_catalogue("tiny", config.clickstream.model_seed, ARTICLES_TABLE.uri(config))
     return config
 
 

@@ -25,7 +25,7 @@ from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, TRANSACTIONS
 
 __all__ = [
     "FIRST_DAY", "GenerateResult", "LAST_DAY", "SCALES", "ScaleSpec", "TasteModel",
-    "TransactionChunk", "day_offset", "generate_hm", "price_value", "scale_spec",
+    "TransactionChunk", "day_offset", "generate_hm", "price_value", "scale_spec", "write_curated_catalogue",
 ]
 
 
@@ -70,3 +70,15 @@ def generate_hm(
         scale=scale, seed=seed, out_dir=out_dir, paths=paths, row_counts=row_counts,
         seconds=time.perf_counter() - started, truth_paths=truth_paths,
     )
+
+
+def write_curated_catalogue(scale: str, seed: int, folder: str | Path) -> Path:
+    """The model's articles as a Parquet file in `folder`, with H&M's columns, for tests and
+    benchmarks that need a curated catalogue without running generate -> land -> partition_raw."""
+    import pyarrow.parquet as pq
+
+    model = TasteModel.build(scale_spec(scale), seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(articles_frame(model.catalogue, model.seed), folder / "part-00000.parquet")
+    return folder

@@ -109,24 +109,27 @@ class ClickBatchPublisher:
         config = self._config
         staging = staging_uri(config, JOB, f"batch={batch_id:012d}")
         name = f"batch-{batch_id:012d}"
-        outputs = (
-            (CLICKSTREAM_TABLE, to_curated_clicks(checked_df.filter(F.col(REJECT_REASON).isNull()))),
-            (CLICKSTREAM_QUARANTINE_TABLE, to_click_quarantine(checked_df.filter(F.col(REJECT_REASON).isNotNull()))),
-        )
-        delete_path(spark, staging)  # what a killed attempt at this batch left behind
-        for table, df in outputs:
-            # One task per partition folder: one file per folder per batch, named by the batch.
-            write_table(df.repartition(*table.partition_keys), f"{staging}/{table.name}", table.partition_keys)
         outcome = BatchOutcome(batch_id=batch_id)
-        by_reason = checked_df.groupBy(REJECT_REASON).count().collect()  # a handful of reasons
-        for row in by_reason:
+        # The first action computes (and caches) the batch; a handful of reasons come back.
+        for row in checked_df.groupBy(REJECT_REASON).count().collect():
             if row[REJECT_REASON] is None:
                 outcome.curated = row["count"]
             else:
                 outcome.quarantined_by_reason[row[REJECT_REASON]] = row["count"]
         outcome.quarantined = sum(outcome.quarantined_by_reason.values())
-        for table, _ in outputs:
-            outcome.files += publish_files(spark, f"{staging}/{table.name}", table.uri(config), name)
+        outputs = [
+            (CLICKSTREAM_TABLE, to_curated_clicks(checked_df.filter(F.col(REJECT_REASON).isNull())), outcome.curated),
+            (CLICKSTREAM_QUARANTINE_TABLE, to_click_quarantine(checked_df.filter(F.col(REJECT_REASON).isNotNull())),
+             outcome.quarantined),
+        ]
+        delete_path(spark, staging)  # what a killed attempt at this batch left behind
+        for table, df, rows in outputs:
+            if rows:
+                # One task per partition folder: one file per folder per batch, named by the batch.
+                write_table(df.repartition(*table.partition_keys), f"{staging}/{table.name}", table.partition_keys)
+        for table, _, rows in outputs:
+            if rows:
+                outcome.files += publish_files(spark, f"{staging}/{table.name}", table.uri(config), name)
         delete_path(spark, staging)
         outcome.published_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         return outcome
