@@ -6,11 +6,15 @@ import json
 import os
 from urllib.parse import urlparse
 
+from typing import TYPE_CHECKING
+
 import boto3
 from botocore.config import Config as BotoConfig
 
-from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError
+
+if TYPE_CHECKING:  # only annotations: the Lambda package imports this module without pydantic
+    from fashion_pipeline.config import Config
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.
