@@ -129,20 +129,19 @@ def evaluate_realtime(spark: SparkSession, config: Config, transactions_df: Data
     recs, clicks = config.recs, config.clickstream
     train_until, first_held_out, last_held_out = holdout_window(run_date, recs.holdout_days)
     version = model_version(train_until, recs)
-    fit = fit_recommender(spark, transactions_df, customers_df, train_until, recs,
-                          evaluation_model_uri(config, version), checkpoint_uri=als_checkpoint_uri(config))
-
     held_out_df = signals.filter_days(transactions_df, first_held_out, last_held_out)
     buyers_df = session_buyers(held_out_df, clicks.seed).cache()
-    batch_df = batch_lists(spark, fit, buyers_df, customers_df)
     sessions_df = buyers_df.groupBy("session_day").applyInPandas(
         session_drawer(clicks.scale, clicks.model_seed, clicks.seed), SESSION_SCHEMA).cache()
-    unmatched = sessions_df.filter(~F.col("matched")).count()
+    unmatched = sessions_df.filter(~F.col("matched")).count()  # before the fit: a mistake fails fast
     if unmatched:
         raise TasteModelMismatchError(
             f"{unmatched:,} buyers are not customers of the taste model clickstream.scale={clicks.scale}, "
             f"model_seed={clicks.model_seed}: set both to the scale and seed the lake's data was generated with")
 
+    fit = fit_recommender(spark, transactions_df, customers_df, train_until, recs,
+                          evaluation_model_uri(config, version), checkpoint_uri=als_checkpoint_uri(config))
+    batch_df = batch_lists(spark, fit, buyers_df, customers_df)
     neighbors_df = session_neighbors(sessions_df, item_neighbors(spark, fit))
     inputs_df = (
         buyers_df.select("customer_id")

@@ -156,8 +156,8 @@ def unique_events(events: Iterable[SessionEvent]) -> list[SessionEvent]:
 
 
 def events_digest(events: Iterable[SessionEvent]) -> str:
-    """16 hex of the sorted event ids: which events a real-time item was computed from."""
-    ids = sorted(e.event_id for e in events)
+    """16 hex of the sorted distinct event ids: which events a real-time item was computed from."""
+    ids = sorted({e.event_id for e in events})
     return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()[:16]
 
 
