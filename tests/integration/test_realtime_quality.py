@@ -72,3 +72,32 @@ def test_a_lake_of_another_taste_model_is_refused_before_training(spark, tiny_la
     config = tiny_lake.with_overrides({"clickstream.model_seed": SEED + 1})
     with pytest.raises(TasteModelMismatchError, match="clickstream.scale=tiny, model_seed=8"):
         run_evaluate_realtime(spark, config, storage_for(config), RUN_DATE)
+
+
+def test_the_demo_puts_a_new_style_on_top_of_a_customers_list(spark, tiny_lake, aws_config, capsys):
+    from fashion_pipeline.clickstream.producer import ensure_clickstream_stream
+    from fashion_pipeline.pipelines.load_recommendations import run_load_recommendations
+    from fashion_pipeline.pipelines.train_als import run_train_als
+    from fashion_pipeline.realtime.demo import run_realtime_demo
+
+    config = tiny_lake.with_overrides({"aws.endpoint_url": aws_config.aws.endpoint_url,
+                                       "clickstream.shard_count": 2, "recs.load_partitions": 2})
+    run_train_als(spark, config, storage_for(config), RUN_DATE)
+    run_load_recommendations(spark, config, storage_for(config), RUN_DATE)
+    ensure_clickstream_stream(config, sleep=lambda s: None)
+    capsys.readouterr()
+
+    summary = run_realtime_demo(config, spark, step_prefix="8")
+
+    printed = capsys.readouterr().out
+    assert "== 8a." in printed and "== 8d." in printed and "1 ok" in printed
+    assert summary["after_top3"] == summary["session_items"][:3]  # the session's articles lead
+    assert set(summary["session_items"][:3]) <= set(summary["session_articles"])
+    assert summary["before_top3"] != summary["after_top3"] and summary["invocations"] == 1
+    from fashion_pipeline.lake import read_table
+
+    articles = read_table(spark, config.paths.lake("curated", "articles"))
+    bought_types = {r.product_type_name for r in read_table(spark, config.paths.lake("curated", "transactions"))
+                    .filter(f"customer_id = '{summary['customer']}'").join(articles, "article_id").collect()}
+    session_types = {r.product_type_name for r in articles.filter(articles.article_id.isin(summary["session_articles"])).collect()}
+    assert bought_types and session_types == {summary["style"]} and summary["style"] not in bought_types
