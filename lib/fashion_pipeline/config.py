@@ -247,6 +247,9 @@ class RealtimeConfig(_Section):
     write_max_attempts: int = Field(6, ge=1)
     write_base_delay_s: float = Field(0.02, ge=0)
     write_max_delay_s: float = Field(1.0, ge=0)
+    # Shoppers of one batch whose ring and list are written at the same time (threads): about two
+    # round trips per shopper, and a batch of 100 clicks holds up to 100 shoppers.
+    write_concurrency: int = Field(16, ge=1, le=64)
     # The event source mapping (AWS names in brackets): BatchSize, MaximumBatchingWindowInSeconds,
     # MaximumRetryAttempts, BisectBatchOnFunctionError, StartingPosition; ReportBatchItemFailures
     # is always on. poll_interval_s: how often an idle shard is polled (AWS: once a second).

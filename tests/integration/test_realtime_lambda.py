@@ -45,15 +45,16 @@ SESSION = [click(1, "0200000001", 0), click(2, "0200000002", 40), click(3, "0200
 class RecordingClient:
     """A real client that counts writes and can fail some calls the way DynamoDB does."""
 
-    def __init__(self, client, throttled_puts: set[int] = frozenset(), unprocessed_gets: int = 0):
+    def __init__(self, client, throttle: tuple[str, str] | None = None, unprocessed_gets: int = 0):
         self._client = client
         self.puts: list[str] = []
-        self._throttled_puts = set(throttled_puts)  # 1-based numbers of put_item calls to throttle
+        self._throttle = throttle  # (table, user_id) whose first put is throttled
         self._unprocessed_gets = unprocessed_gets
 
     def put_item(self, **kwargs):
         self.puts.append(kwargs["TableName"])
-        if len(self.puts) in self._throttled_puts:
+        if self._throttle == (kwargs["TableName"], kwargs["Item"]["user_id"]["S"]):
+            self._throttle = None
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                          "Message": "Rate of requests exceeds the allowed throughput"}}, "PutItem")
         return self._client.put_item(**kwargs)
@@ -158,9 +159,10 @@ def test_throttling_is_retried_and_nothing_is_lost(rt_config):
     other = "e" * 64
     clicks = [*SESSION[:2], click(20, "0200000005", 10, customer=other), *SESSION[2:]]
     sleeps = []
-    # BatchGetItem leaves every key unprocessed twice (retried inside the call), then the first
-    # write of the invocation (CUSTOMER's ring) is throttled past botocore's own retries.
-    client = RecordingClient(aws_client("dynamodb", rt_config), throttled_puts={1}, unprocessed_gets=2)
+    # BatchGetItem leaves every key unprocessed twice (retried inside the call), then the write of
+    # CUSTOMER's ring is throttled past botocore's own retries.
+    client = RecordingClient(aws_client("dynamodb", rt_config), throttle=(rt_config.names.realtime_events_table, CUSTOMER),
+                             unprocessed_gets=2)
     handler = fast_path(rt_config, client, sleeps=sleeps)
     event = aws_event(clicks)
 

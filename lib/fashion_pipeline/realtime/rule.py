@@ -37,9 +37,11 @@ nightly item's own reason (`als`, `repurchase`, `popular`). Ties are broken by a
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from fashion_pipeline.clickstream.contract import PURCHASE, parse_event_time
@@ -76,7 +78,8 @@ class SessionEvent:
         """From a click event as on the wire (`event_time` text) or parsed (an aware datetime)."""
         moment = click["event_time"]
         if isinstance(moment, str):
-            moment = parse_event_time(moment)
+            # The contract's form (validated by the caller); fromisoformat is C, strptime is not.
+            moment = datetime.fromisoformat(moment) if moment.endswith("Z") else parse_event_time(moment)
         return cls(epoch_ms(moment), click["event_id"], click["event_type"], click["article_id"])
 
 
@@ -198,39 +201,43 @@ def score_realtime(
         if article not in bought_articles and settings.viewed_weight:
             session[article] = session.get(article, 0.0) + settings.viewed_weight * interest[article]
         if settings.neighbor_weight:
-            for neighbor, cosine in list(neighbors[article])[: settings.neighbors_per_article]:
+            for neighbor, cosine in islice(neighbors[article], settings.neighbors_per_article):
                 if cosine > 0 and neighbor not in bought_articles:
                     session[neighbor] = session.get(neighbor, 0.0) + settings.neighbor_weight * interest[article] * cosine
 
-    terms: dict[str, dict[str, float]] = {}
+    session_terms: dict[str, float] = {}
     best_session = max(session.values(), default=0.0)
     if best_session > 0:
-        for article, value in session.items():
-            terms.setdefault(article, {})[REASON_SESSION] = settings.session_weight * value / best_session
+        scale = settings.session_weight / best_session
+        session_terms = {article: value * scale for article, value in session.items()}
+    batch_terms: dict[str, float] = {}
     batch_reasons: dict[str, str] = {}
     for rank, item in enumerate(batch_items):
         article = item["article_id"]
-        if article in batch_reasons:
-            continue
-        batch_reasons[article] = item["reason"]
-        terms.setdefault(article, {})["batch"] = settings.batch_weight * (len(batch_items) - rank) / len(batch_items)
-    seen_trending: set[str] = set()
+        if article not in batch_terms:
+            batch_reasons[article] = item["reason"]
+            batch_terms[article] = settings.batch_weight * (len(batch_items) - rank) / len(batch_items)
+    trending_terms: dict[str, float] = {}
     for rank, (article, _score) in enumerate(trending):
-        if article in seen_trending:
-            continue
-        seen_trending.add(article)
-        terms.setdefault(article, {})[REASON_TRENDING] = settings.trending_weight * (len(trending) - rank) / len(trending)
+        if article not in trending_terms:
+            trending_terms[article] = settings.trending_weight * (len(trending) - rank) / len(trending)
 
-    ranked = []
-    for article, parts in terms.items():
-        score = round(sum(parts[name] for name in sorted(parts)), _ROUND_DIGITS)
-        if score <= 0:
-            continue
-        source = max(parts, key=lambda name: (parts[name], _SOURCE_PRECEDENCE[name]))
-        reason = batch_reasons[article] if source == "batch" else source
-        ranked.append(RankedItem(article, score, reason))
-    ranked.sort(key=lambda item: (-item.score, item.article_id))
-    return ranked[: settings.k]
+    scored = []
+    for article in session_terms.keys() | batch_terms.keys() | trending_terms.keys():
+        from_session = session_terms.get(article, 0.0)
+        from_batch = batch_terms.get(article, 0.0)
+        from_trending = trending_terms.get(article, 0.0)
+        score = round(from_session + from_batch + from_trending, _ROUND_DIGITS)  # always summed in this order
+        if score > 0:
+            scored.append((-score, article, from_session, from_batch, from_trending))
+    return [RankedItem(article, -negative, _reason(from_session, from_batch, from_trending, batch_reasons.get(article)))
+            for negative, article, from_session, from_batch, from_trending in heapq.nsmallest(settings.k, scored)]
 
 
-_SOURCE_PRECEDENCE = {REASON_SESSION: 2, "batch": 1, REASON_TRENDING: 0}  # who names a tie
+def _reason(from_session: float, from_batch: float, from_trending: float, batch_reason: str | None) -> str:
+    """The largest term names the reason; on a tie, session before batch before trending."""
+    if from_session > 0 and from_session >= from_batch and from_session >= from_trending:
+        return REASON_SESSION
+    if from_batch > 0 and from_batch >= from_trending:
+        return batch_reason
+    return REASON_TRENDING

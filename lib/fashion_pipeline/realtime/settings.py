@@ -49,6 +49,7 @@ class RealtimeSettings:
     write_max_attempts: int
     write_base_delay_s: float
     write_max_delay_s: float
+    write_concurrency: int
     source_config: dict[str, Any] = field(default_factory=dict)  # env it was resolved from, for the record
 
     @classmethod
@@ -65,7 +66,7 @@ class RealtimeSettings:
             rule=RuleSettings.from_config(config), ring_length=realtime.ring_length, ttl_s=realtime.ttl_s,
             max_event_bytes=config.clickstream.max_event_bytes, write_max_attempts=realtime.write_max_attempts,
             write_base_delay_s=realtime.write_base_delay_s, write_max_delay_s=realtime.write_max_delay_s,
-            source_config={"env": config.env},
+            write_concurrency=realtime.write_concurrency, source_config={"env": config.env},
         )
 
     def client(self, service: str = "dynamodb"):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -290,6 +291,23 @@ class RealtimeStore:
         self.client, self.settings = client, settings
         self.clock = clock
         self.retry = Retry.from_settings(settings, sleep=sleep, jitter=jitter)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _for_each_shopper(self, keys: Sequence[str], work: Callable[[str], ShopperOutcome]) -> dict[str, ShopperOutcome]:
+        """`work(key)` for every shopper, `write_concurrency` at a time: each shopper's writes wait
+        on DynamoDB's round trips, which overlap (boto3 clients are thread-safe). A failure stays
+        with its shopper."""
+        def guarded(key: str) -> ShopperOutcome:
+            try:
+                return work(key)
+            except Exception as error:  # noqa: BLE001 - reported per record by the caller
+                return ShopperOutcome(key, FAILED, error=error)
+
+        if self.settings.write_concurrency <= 1 or len(keys) <= 1:
+            return {key: guarded(key) for key in keys}
+        if self._pool is None:  # kept for the container's later invocations
+            self._pool = ThreadPoolExecutor(self.settings.write_concurrency, thread_name_prefix="realtime-write")
+        return dict(zip(keys, self._pool.map(guarded, keys)))
 
     # -- the fast path: the ring in DynamoDB holds each shopper's recent events
     def refresh_from_new_events(self, new_events: Mapping[str, Sequence[SessionEvent]]) -> dict[str, ShopperOutcome]:
@@ -326,11 +344,8 @@ class RealtimeStore:
         except Exception as error:  # noqa: BLE001
             outcomes.update({k: ShopperOutcome(k, FAILED, error=error) for k in pending})
             return outcomes
-        for key, (old_events, merged, version) in pending.items():
-            try:
-                outcomes[key] = self._store_ring_and_list(key, old_events, merged, version, new_events[key], inputs)
-            except Exception as error:  # noqa: BLE001
-                outcomes[key] = ShopperOutcome(key, FAILED, error=error)
+        outcomes.update(self._for_each_shopper(list(pending), lambda key: self._store_ring_and_list(
+            key, *pending[key], new_events[key], inputs)))
         return outcomes
 
     def _merge(self, old: Sequence[SessionEvent], new: Sequence[SessionEvent]) -> list[SessionEvent]:
@@ -371,13 +386,7 @@ class RealtimeStore:
         now_s = self.clock()
         inputs = fetch_inputs(self.client, self.settings, keys,
                               {e.article_id for k in keys for e in events_by_shopper[k]}, self.retry, now_s)
-        outcomes = {}
-        for key in keys:
-            try:
-                outcomes[key] = self.write_list(key, list(events_by_shopper[key]), inputs)
-            except Exception as error:  # noqa: BLE001
-                outcomes[key] = ShopperOutcome(key, FAILED, error=error)
-        return outcomes
+        return self._for_each_shopper(keys, lambda key: self.write_list(key, list(events_by_shopper[key]), inputs))
 
 
 def _reflects(item: Mapping | None, events: Sequence[SessionEvent]) -> bool:
