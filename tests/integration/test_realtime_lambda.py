@@ -228,6 +228,22 @@ def test_an_older_computation_never_overwrites_a_newer_item(rt_config):
     assert get(rt_config, "realtime_recommendations_table", CUSTOMER)["generated_at"] == {"S": "newer"}
 
 
+def test_trending_is_published_conditionally_and_read_by_the_fast_path(rt_config):
+    from fashion_pipeline.realtime.settings import RealtimeSettings
+    from fashion_pipeline.realtime.store import write_trending
+
+    settings = RealtimeSettings.from_config(rt_config)
+    client = aws_client("dynamodb", rt_config)
+    window_end = int((T0 + timedelta(minutes=5)).timestamp() * 1000)
+    assert write_trending(client, settings, [("0900000009", 9.0)], window_end, T0_S + 300)
+    assert not write_trending(client, settings, [("0900000001", 99.0)], window_end - 60_000, T0_S + 301)
+    guest = [click(60, "0200000004", 0, customer=None, session_id=GUEST_SESSION_ID)]
+    fast_path(rt_config)(aws_event(guest), None)
+    trending_shown = [a for a, reason in listed(get(rt_config, "realtime_recommendations_table", GUEST_SESSION_ID))
+                      if reason == REASON_TRENDING]
+    assert trending_shown == ["0900000009"]  # the newest list: neither the seeded one nor the late one
+
+
 @pytest.mark.parametrize("streaming_first", [False, True], ids=["lambda-first", "streaming-first"])
 def test_both_paths_end_in_the_same_item_for_the_same_events(rt_config, streaming_first):
     """The Lambda sees the session in two deliveries; the streaming job scores its own state (the

@@ -119,6 +119,14 @@ def trending_item(items: Sequence[tuple[str, float]], window_end_ms: int, genera
     }
 
 
+def write_trending(client, settings: RealtimeSettings, items: Sequence[tuple[str, float]], window_end_ms: int,
+                   now_s: float, scope: str = TRENDING_SCOPE_ALL) -> bool:
+    """Publish a trending list (best first) computed over events up to `window_end_ms`, unless a
+    list of a later window is there already. What the streaming job calls after each window."""
+    item = trending_item(items, window_end_ms, utc_now_text(now_s), settings.ttl_s, scope)
+    return put_if_newer(client, settings.tables.trending, item, key_attribute=TRENDING_KEY)
+
+
 def trending_list(item: Mapping | None, now_s: float) -> list[tuple[str, float]]:
     if not item or (EXPIRES_AT in item and float(item[EXPIRES_AT]["N"]) <= now_s):
         return []
@@ -177,7 +185,8 @@ def batch_get(client, keys_by_table: Mapping[str, Iterable[dict]], retry: Retry,
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
-            retry.pause(attempt)
+            if attempt + 1 < retry.max_attempts:
+                retry.pause(attempt)
         else:
             left = sum(len(r["Keys"]) for r in request.values())
             raise RealtimeStoreError(f"{left} keys still unprocessed by BatchGetItem after {retry.max_attempts} attempts")
