@@ -46,6 +46,9 @@ setup(
         "tqdm>=4.66",
         # `fashion store` (migrations, simulator) talks to PostgreSQL; Spark jobs use JDBC instead.
         "psycopg[binary]>=3.1",
+        # The real-time Lambda's partial batch responses; pure Python, bundled into its zip by
+        # `fashion lambda package` (3.x works against moto, PLATFORM.md).
+        "aws-lambda-powertools>=3.0,<4",
     ],
     extras_require={
         "dev": [

@@ -7,12 +7,14 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from typing import TYPE_CHECKING
+
 import boto3
 from botocore.config import Config as BotoConfig
 
 from fashion_pipeline.errors import PipelineError
 
-if TYPE_CHECKING:  # executors build clients from plain values and need not import the config (pydantic)
+if TYPE_CHECKING:  # annotations only: executors and the Lambda package import this module without pydantic
     from fashion_pipeline.config import Config
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}

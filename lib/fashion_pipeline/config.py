@@ -17,6 +17,7 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fashion_pipeline.clickstream.contract import CLICK_EVENT_TYPES
 from fashion_pipeline.errors import PipelineError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,11 @@ class NamesConfig(_Section):
     realtime_recommendations_table: str
     item_neighbors_table: str
     trending_table: str
+    # The real-time fast path: each shopper's ring of recent events (DynamoDB), the SQS queue its
+    # event source mapping sends discarded batches to, and the Lambda function's name.
+    realtime_events_table: str
+    realtime_failure_queue: str
+    realtime_function: str
     clickstream_stream: str
     rds_secret_id: str
     slack_webhook_secret_id: str
@@ -240,6 +246,63 @@ class StreamingConfig(_Section):
         return self
 
 
+LAMBDA_MAX_BATCHING_WINDOW_S = 300
+KINESIS_ESM_MAX_BATCH_SIZE = 10_000
+
+
+class RealtimeConfig(_Section):
+    """Real-time recommendations (`realtime/`): the scoring rule both engines share (`rule.py`), the
+    DynamoDB items of the fast path (`store.py`) and the Lambda's Kinesis event source mapping,
+    which `fashion lambda run-local` reproduces (`event_source.py`)."""
+
+    # The rule. A session event counts event_weights[type] * 0.5 ** (age / recency_half_life_s),
+    # its age measured from the shopper's newest event (so the list depends on the events only).
+    event_weights: dict[str, float] = {"view": 1.0, "add_to_cart": 3.0, "remove_from_cart": -1.0, "purchase": 0.5}
+    recency_half_life_s: float = Field(1800.0, gt=0)
+    # A candidate's session score: viewed_weight * its own interest (an article seen in the session)
+    # + neighbor_weight * sum of (interest * cosine) over the session articles it neighbours.
+    # Tuned on the generator's `small` data (week up to 2020-09-08, bench/RESULTS.md): what a
+    # shopper viewed carries the lift; neighbours add nothing measurable up to 0.3 and cost MAP
+    # at 1.0 (they crowd out the nightly list), so they are kept light.
+    viewed_weight: float = Field(1.0, ge=0)
+    neighbor_weight: float = Field(0.2, ge=0)
+    neighbors_per_article: int = Field(20, ge=0)
+    # The blend: each source's best candidate scores 1 (session score / best session score; batch
+    # and trending by rank), then weighted; the largest weighted term names the item's reason.
+    session_weight: float = Field(1.0, ge=0)
+    batch_weight: float = Field(0.6, ge=0)
+    trending_weight: float = Field(0.2, ge=0)
+    # The ring of recent events kept per shopper, and how long a real-time item (and a ring) lives
+    # after the shopper's newest event (`expires_at`, the tables' TTL attribute).
+    ring_length: int = Field(50, ge=1, le=500)
+    ttl_s: int = Field(86_400, ge=60)
+    # DynamoDB calls of the fast path: conditional writes that lose a race and unprocessed keys are
+    # tried again up to write_max_attempts times, with full-jitter backoff.
+    write_max_attempts: int = Field(6, ge=1)
+    write_base_delay_s: float = Field(0.02, ge=0)
+    write_max_delay_s: float = Field(1.0, ge=0)
+    # Shoppers of one batch whose ring and list are written at the same time (threads): about two
+    # round trips per shopper, and a batch of 100 clicks holds up to 100 shoppers.
+    write_concurrency: int = Field(16, ge=1, le=64)
+    # The event source mapping (AWS names in brackets): BatchSize, MaximumBatchingWindowInSeconds,
+    # MaximumRetryAttempts, BisectBatchOnFunctionError, StartingPosition; ReportBatchItemFailures
+    # is always on. poll_interval_s: how often an idle shard is polled (AWS: once a second).
+    batch_size: int = Field(100, ge=1, le=KINESIS_ESM_MAX_BATCH_SIZE)
+    batching_window_s: float = Field(0.0, ge=0, le=LAMBDA_MAX_BATCHING_WINDOW_S)
+    maximum_retry_attempts: int = Field(2, ge=0, le=10_000)
+    bisect_on_error: bool = True
+    starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
+    poll_interval_s: float = Field(1.0, gt=0)
+    function_timeout_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _weights_name_click_event_types(self) -> "RealtimeConfig":
+        unknown = sorted(set(self.event_weights) - set(CLICK_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"event_weights has unknown event types {unknown}; known: {list(CLICK_EVENT_TYPES)}")
+        return self
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -254,6 +317,7 @@ class Config(_Section):
     analytics: AnalyticsConfig
     clickstream: ClickstreamConfig
     streaming: StreamingConfig = StreamingConfig()
+    realtime: RealtimeConfig = RealtimeConfig()
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""

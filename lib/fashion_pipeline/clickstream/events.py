@@ -148,6 +148,7 @@ class ClickstreamSimulator:
         self._ids = UuidSource(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CLICKSTREAM_STREAM, _IDS))))
         catalogue = model.catalogue
         self._article_ids = article_id_array(model.catalogue).to_pylist()
+        self._positions: dict[str, int] | None = None
         self._prices = price_value(catalogue.price_point).tolist()
         self._product_type_no = catalogue.product_type_no
         order = np.argsort(catalogue.product_type_no, kind="stable")
@@ -206,14 +207,26 @@ class ClickstreamSimulator:
             if position + 1 < len(events):
                 heapq.heappush(open_events, (events[position + 1].event_time, tie, position + 1, events))
 
-    def session(self, start: datetime) -> Session:
-        """One session starting at `start`."""
+    def session(self, start: datetime, customer_index: int | None = None,
+                anchor_article_id: str | None = None) -> Session:
+        """One session starting at `start`, of a shopper drawn by activity (or a guest).
+
+        `customer_index` makes it a session of that registered customer instead. `anchor_article_id`
+        fixes the first article of the intent (and so its focus product type) instead of drawing it
+        from the taste; the rest of the intent, the views and the funnel are drawn as always. That
+        is how an evaluation plants a session before a purchase it knows of. Without these two
+        arguments the draws are exactly those of earlier versions."""
         rng, model = self._rng, self.model
         start = _aware(start)
-        guest = bool(rng.random() < GUEST_SESSION_SHARE)
+        guest = customer_index is None and bool(rng.random() < GUEST_SESSION_SHARE)
         if guest:
             customer = segment = customer_id = None
             weights, cumulative = self._guest_weights, self._guest_cumulative
+        elif customer_index is not None:
+            customer = int(customer_index)
+            segment = int(model.segment_of_customer(customer))
+            customer_id = model.customers.customer_id[customer].decode()
+            weights, cumulative = self._weights[segment], self._cumulative[segment]
         else:
             customer = int(model.sample_customers(np.asarray([self.day]), rng)[0])
             segment = int(model.segment_of_customer(customer))
@@ -223,7 +236,8 @@ class ClickstreamSimulator:
         device = self._devices.draw(rng)
         source = self._sources.draw(rng)
         planned = bool(rng.random() < PLANNED_PURCHASE_SHARE[guest])
-        interest, interest_cumulative, focus_type = self._interest(rng, segment, weights, cumulative)
+        anchor = None if anchor_article_id is None else self._article_position(anchor_article_id)
+        interest, interest_cumulative, focus_type = self._interest(rng, segment, weights, cumulative, anchor)
         intent = SessionIntent(focus_type, tuple(self._article_ids[a] for a in interest), planned)
 
         n_views = 1 if rng.random() < BOUNCE_SHARE else min(1 + int(rng.geometric(MORE_VIEWS_P)), MAX_VIEWS)
@@ -272,11 +286,12 @@ class ClickstreamSimulator:
         return Session(session_id, customer, customer_id, segment, device, source, intent, tuple(events))
 
     # ------------------------------------------------------------------------------ internals
-    def _interest(self, rng, segment: int | None, weights: np.ndarray,
-                  cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """A focus product type (that of an article drawn from the taste) and the articles of
-        that type the session is after: the first distinct ones of a few draws by the same taste."""
-        seed_article = _draw(cumulative, rng.random())
+    def _interest(self, rng, segment: int | None, weights: np.ndarray, cumulative: np.ndarray,
+                  anchor: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """A focus product type (that of an article drawn from the taste, or of `anchor`) and the
+        articles of that type the session is after: the first distinct ones of a few draws by the
+        same taste."""
+        seed_article = _draw(cumulative, rng.random()) if anchor is None else anchor
         focus_type = int(self._product_type_no[seed_article])
         candidates, type_cumulative = self._taste_within_type(segment, focus_type, weights)
         size = int(rng.integers(INTEREST_SIZE[0], INTEREST_SIZE[1] + 1))
@@ -284,6 +299,14 @@ class ClickstreamSimulator:
         drawn = candidates[np.minimum(positions, len(candidates) - 1)].tolist()
         interest = np.asarray(list(dict.fromkeys([seed_article, *drawn]))[:size], dtype=np.int64)
         return interest, np.cumsum(weights[interest]), focus_type
+
+    def _article_position(self, article_id: str) -> int:
+        if self._positions is None:  # built on first use: only evaluations anchor sessions
+            self._positions = {article: i for i, article in enumerate(self._article_ids)}
+        try:
+            return self._positions[article_id]
+        except KeyError:
+            raise ValueError(f"article {article_id} is not in the model's catalogue") from None
 
     def _taste_within_type(self, segment: int | None, product_type_no: int,
                            weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
