@@ -7,8 +7,6 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from typing import TYPE_CHECKING
-
 import boto3
 from botocore.config import Config as BotoConfig
 

@@ -294,6 +294,19 @@ class RealtimeConfig(_Section):
     starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
     poll_interval_s: float = Field(1.0, gt=0)
     function_timeout_s: float = Field(60.0, gt=0)
+    # The streaming refresh (jobs/stream_recommendations.py): a shopper's state of recent events in
+    # Spark expires after ttl_s without a click. Trending: weighted events per article over
+    # sliding windows (trending_window_s long, every trending_slide_s), each window ranked once
+    # closed (its end trending_watermark_s behind the newest event), against the article's usual
+    # weight per window over the last trending_baseline_days of the lake's clicks:
+    # lift = (weight + prior) / (usual + prior); the top_n with at least min_events events.
+    trending_window_s: int = Field(3600, ge=1)
+    trending_slide_s: int = Field(300, ge=1)
+    trending_watermark_s: int = Field(120, ge=0)
+    trending_baseline_days: int = Field(7, ge=1)
+    trending_prior_weight: float = Field(5.0, gt=0)
+    trending_min_events: int = Field(3, ge=1)
+    trending_top_n: int = Field(50, ge=1)
 
     @model_validator(mode="after")
     def _weights_name_click_event_types(self) -> "RealtimeConfig":

@@ -14,6 +14,7 @@ from pyspark.sql.types import (
     DateType,
     DoubleType,
     IntegerType,
+    LongType,
     StringType,
     StructField,
     StructType,
@@ -226,4 +227,17 @@ CLICK_QUARANTINE_SCHEMA = _fields(
     ("arrived_at", TimestampType(), True),
     (REJECT_REASON, StringType(), False),
     ("arrival_date", DateType(), False),
+)
+
+# Real-time trending (stream_recommendations): each closed window's top movers.
+TRENDING_ARTICLES_SCHEMA = _fields(
+    ("window_start", TimestampType(), False),
+    ("window_end", TimestampType(), False),
+    ("rank", IntegerType(), False),
+    ("article_id", StringType(), False),
+    ("weight", DoubleType(), False),
+    ("events", LongType(), False),
+    ("usual_weight", DoubleType(), False),
+    ("lift", DoubleType(), False),
+    ("window_date", DateType(), False),
 )

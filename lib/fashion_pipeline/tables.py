@@ -26,6 +26,7 @@ from fashion_pipeline.schemas import (
     ITEM_NEIGHBORS_SCHEMA,
     RECOMMENDATIONS_SCHEMA,
     TRANSACTIONS,
+    TRENDING_ARTICLES_SCHEMA,
     TableSpec,
 )
 from fashion_pipeline.store import schemas as store
@@ -132,6 +133,11 @@ CLICKSTREAM_QUARANTINE_TABLE = LakeTable(
     "clickstream_quarantine", "quarantine/clickstream", CLICK_QUARANTINE_SCHEMA, ("arrival_date",),
     "Click records the streaming job refused, payload as received, with the reason; by arrival day.",
     "fashion clicks stream")
+TRENDING_ARTICLES_TABLE = LakeTable(
+    "trending_articles", "analytics/trending_articles", TRENDING_ARTICLES_SCHEMA, ("window_date",),
+    "Articles rising fastest on the website: weighted clicks of each sliding window against the "
+    "article's usual rate, the top movers of every window, by the UTC day the window ends.",
+    "fashion realtime stream")
 
 LAKE_TABLES: tuple[LakeTable, ...] = (
     ARTICLES_TABLE, CUSTOMERS_TABLE, TRANSACTIONS_TABLE,
@@ -140,7 +146,7 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE,
     SALES_DAILY_TABLE, CUSTOMER_RFM_TABLE, TOP_SELLERS_TABLE, TREND_MOVERS_TABLE,
     RECOMMENDATIONS_TABLE, ITEM_NEIGHBORS_TABLE,
-    CLICKSTREAM_TABLE, CLICKSTREAM_QUARANTINE_TABLE,
+    CLICKSTREAM_TABLE, CLICKSTREAM_QUARANTINE_TABLE, TRENDING_ARTICLES_TABLE,
 )
 LAKE_TABLES_BY_NAME = {table.name: table for table in LAKE_TABLES}
 

@@ -5,6 +5,7 @@
     fashion lambda create-resources              its DynamoDB tables and on-failure queue, if missing
     fashion lambda run-local [--until-idle | --duration S] [--reset-checkpoints]
                                                  the event source mapping, invoking the handler here
+    fashion realtime stream [--until-idle]       the streaming refresh (jobs/stream_recommendations.py)
     fashion realtime evaluate --run-date D       the rule against held-out purchases (jobs/evaluate_realtime.py)
 """
 from __future__ import annotations
@@ -41,8 +42,11 @@ def add_lambda_commands(commands) -> None:
 
 
 def add_realtime_commands(commands) -> None:
-    realtime = commands.add_parser("realtime", help="real-time recommendations: evaluate the rule")
+    realtime = commands.add_parser("realtime", help="real-time recommendations: the streaming refresh, evaluate the rule")
     actions = realtime.add_subparsers(dest="_realtime_action", required=True, metavar="ACTION")
+    job_command(actions, "stream_recommendations",
+                "refresh real-time lists and trending articles from the clickstream (jobs/stream_recommendations.py)",
+                command="stream")
     job_command(actions, "evaluate_realtime",
                 "sessions before held-out purchases: MAP@12 of batch only vs the real-time rule (jobs/evaluate_realtime.py)",
                 command="evaluate")

@@ -71,4 +71,6 @@ def score_rows(frame: pd.DataFrame, settings: RuleSettings) -> pd.DataFrame:
 def score_frames(frames: Iterator[pd.DataFrame], settings: RuleSettings) -> Iterator[pd.DataFrame]:
     """`mapInPandas` body."""
     for frame in frames:
-        yield score_rows(frame, settings)
+        scored = score_rows(frame, settings)
+        if len(scored):  # pyspark 4.0 with pyarrow 26 fails on an empty frame of object columns
+            yield scored
