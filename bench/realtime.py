@@ -3,6 +3,7 @@ Lambda handler costs per batch.
 
     .venv/bin/python bench/realtime.py [--scale small] [--shards 4] [--rate 20] [--duration 60]
                                        [--batches 60] [--poll-interval 1.0] [--path lambda|streaming|all]
+    .venv/bin/python bench/realtime.py --in-memory-only [--batches 60]   # the handler's own work only
 
 Starts its own moto server on a free port (state in a temporary directory), creates the stream, the
 tables and the on-failure queue, and loads serving items for the simulated shoppers (a nightly
@@ -144,39 +145,41 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def load_serving_items(config, simulator: ClickstreamSimulator, customers: set[str]) -> None:
-    """Nightly lists for the shoppers, neighbours for every article, live trending."""
+def serving_items(config, simulator: ClickstreamSimulator, customers: set[str]) -> list[tuple[str, dict]]:
+    """(table, item): nightly lists for the shoppers, 20 neighbours within the product type for
+    every article, and a live trending list."""
     import numpy as np
 
-    settings = RealtimeSettings.from_config(config)
-    client = aws_client("dynamodb", config)
+    tables = RealtimeSettings.from_config(config).tables
     rng = np.random.default_rng(7)
     article_ids = simulator.article_ids
     types = simulator.model.catalogue.product_type_no
     by_type: dict[int, list[int]] = {}
     for index, product_type in enumerate(types.tolist()):
         by_type.setdefault(product_type, []).append(index)
-    requests = []
+    items = []
     for index, article in enumerate(article_ids):
         same = by_type[int(types[index])]
         picks = rng.choice(same, size=min(20, len(same)), replace=False)
         neighbors = [{"article_id": article_ids[p], "score": float(0.95 - 0.02 * n)} for n, p in enumerate(picks) if p != index]
-        requests.append((settings.tables.neighbors, neighbor_item(article, neighbors, "bench", "2020-09-22T02:00:00+00:00")))
-    for customer in customers:
-        items = [{"article_id": article_ids[p], "score": float(12 - n), "reason": "als"}
-                 for n, p in enumerate(rng.choice(len(article_ids), 12, replace=False))]
-        requests.append((settings.tables.batch, recommendation_item(customer, items, "bench", "2020-09-22T02:00:00+00:00")))
-    for start in range(0, len(requests), 25):
-        chunk = requests[start:start + 25]
-        by_table: dict[str, list] = {}
-        for table, item in chunk:
-            by_table.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        pending = by_table
+        items.append((tables.neighbors, neighbor_item(article, neighbors, "bench", "2020-09-22T02:00:00+00:00")))
+    for customer in sorted(customers):
+        nightly = [{"article_id": article_ids[p], "score": float(12 - n), "reason": "als"}
+                   for n, p in enumerate(rng.choice(len(article_ids), 12, replace=False))]
+        items.append((tables.batch, recommendation_item(customer, nightly, "bench", "2020-09-22T02:00:00+00:00")))
+    items.append((tables.trending, trending_item([(article_ids[i], float(100 - i)) for i in range(20)],
+                                                 int(time.time() * 1000), "bench", 3600 * 24 * 365)))
+    return items
+
+
+def load_into_moto(config, items: list[tuple[str, dict]]) -> None:
+    client = aws_client("dynamodb", config)
+    for start in range(0, len(items), 25):
+        pending: dict[str, list] = {}
+        for table, item in items[start:start + 25]:
+            pending.setdefault(table, []).append({"PutRequest": {"Item": item}})
         while pending:
             pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-    now_ms = int(time.time() * 1000)
-    client.put_item(TableName=settings.tables.trending, Item=trending_item(
-        [(article_ids[i], float(100 - i)) for i in range(20)], now_ms, "bench", 3600 * 24 * 365))
 
 
 def _batches(events: list, first: int, count: int, region: str) -> list[dict]:
@@ -237,7 +240,7 @@ def handler_time(config, simulator: ClickstreamSimulator, batches: int) -> dict:
     scan = client.get_paginator("scan")
     for table in vars(sequential.tables).values():
         for item in scan.paginate(TableName=table).build_full_result()["Items"]:
-            memory.load(table, item)
+            memory.load(table, item)  # rings and lists of the moto runs included: the same shoppers go on
     in_memory, _, _, _ = _timed(FastPath(sequential, memory), _batches(events, 2 * batches, batches, config.aws.region),
                                 cpu_time=True)
     return {
@@ -252,6 +255,21 @@ def handler_time(config, simulator: ClickstreamSimulator, batches: int) -> dict:
         "in_memory_cpu_ms_p50": 1000 * percentile(in_memory, 0.5),
         "in_memory_cpu_ms_p95": 1000 * percentile(in_memory, 0.95),
     }
+
+
+def in_memory_handler_time(config, batches: int) -> dict:
+    """Only the handler's own work (no moto): `batches` warm-up batches fill the rings, then
+    `batches` measured ones, CPU time, the cyclic GC paused during each batch."""
+    simulator = ClickstreamSimulator.from_config(config)
+    events = list(islice(simulator.event_stream(START, SITE_RATE), 2 * batches * BATCH_RECORDS))
+    memory = InMemoryDynamo()
+    for table, item in serving_items(config, simulator, {e.customer_id for e in events if e.customer_id}):
+        memory.load(table, item)
+    fast_path = FastPath(RealtimeSettings.from_config(config.with_overrides({"realtime.write_concurrency": 1})), memory)
+    _timed(fast_path, _batches(events, 0, batches, config.aws.region))
+    cpu, _, _, shoppers = _timed(fast_path, _batches(events, batches, batches, config.aws.region), cpu_time=True)
+    return {"batches": batches, "records_per_batch": BATCH_RECORDS, "shoppers_per_batch": statistics.mean(shoppers),
+            "in_memory_cpu_ms_p50": 1000 * percentile(cpu, 0.5), "in_memory_cpu_ms_p95": 1000 * percentile(cpu, 0.95)}
 
 
 def lambda_latency(config, simulator: ClickstreamSimulator, rate: float, duration_s: float, poll_interval_s: float) -> dict:
@@ -328,7 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=60, help="100-record batches for the handler time")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="idle shard polling (AWS: 1 s)")
     parser.add_argument("--path", choices=["lambda", "streaming", "all"], default="lambda")
+    parser.add_argument("--in-memory-only", action="store_true",
+                        help="only the handler time with the in-memory DynamoDB stand-in (no moto, a minute)")
     args = parser.parse_args(argv)
+    if args.in_memory_only:
+        config = load_config("local", overrides={"clickstream.scale": args.scale})
+        print(json.dumps({"machine_load": os.getloadavg()[0], **in_memory_handler_time(config, args.batches)}, indent=1))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-realtime-") as state:
         service = MotoService(Path(state), free_port())
@@ -343,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             simulator = ClickstreamSimulator.from_config(config)
             customers = {e.customer_id for e in islice(simulator.event_stream(START, SITE_RATE),
                                                        3 * args.batches * BATCH_RECORDS) if e.customer_id}
-            load_serving_items(config, simulator, customers)
+            load_into_moto(config, serving_items(config, simulator, customers))
             results = {"machine_load": os.getloadavg()[0], "scale": args.scale, "shards": args.shards}
             if args.path in ("lambda", "all"):
                 results["handler_per_100_records"] = handler_time(config, ClickstreamSimulator.from_config(config),

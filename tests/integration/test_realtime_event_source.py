@@ -256,3 +256,17 @@ def test_the_mapping_names_the_missing_stream(aws_config):
     ensure_fast_path_resources(aws_config)
     with pytest.raises(EventSourceError, match="fashion clicks create-stream"):
         local_fast_path(aws_config)
+
+
+def test_a_stopped_emulator_is_one_line_naming_the_fix(config, capsys):
+    from fashion_pipeline.errors import run_reporting_failures
+    from fashion_pipeline.services import free_port
+
+    parser = OneLineArgumentParser(prog="fashion")
+    add_lambda_commands(parser.add_subparsers(dest="_command", required=True))
+    args = parser.parse_args(["lambda", "run-local", "--until-idle", "--set", f"paths.state_dir={config.paths.state_dir}",
+                              "--set", f"aws.endpoint_url=http://127.0.0.1:{free_port()}", "--set", "aws.max_attempts=1"])
+    assert run_reporting_failures(args._prog, lambda: args._handler(args)) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert error.startswith("fashion lambda run-local: moto (the local AWS) is not running") and "fashion services up" in error

@@ -184,6 +184,37 @@ def test_throttling_is_retried_and_nothing_is_lost(rt_config):
     assert sorted(e["M"]["event_id"]["S"] for e in ring["events"]["L"]) == sorted(c["event_id"] for c in SESSION)
 
 
+def test_a_ring_changed_by_another_writer_meanwhile_is_read_again_and_merged(rt_config):
+    from fashion_pipeline.realtime.store import ring_item
+
+    sleeps = []
+    client = RecordingClient(aws_client("dynamodb", rt_config))
+    handler = fast_path(rt_config, client, sleeps=sleeps)
+    handler(aws_event(SESSION[:2]), None)
+    other_writer = SessionEvent.from_click(click(70, "0200000005", 100))
+    table = rt_config.names.realtime_events_table
+    real_put = client.put_item
+
+    def put_after_another_writer(**kwargs):
+        if kwargs["TableName"] == table and not getattr(put_after_another_writer, "done", False):
+            put_after_another_writer.done = True  # between our read (version 1) and our write
+            current = [SessionEvent.from_click(c) for c in SESSION[:2]]
+            aws_client("dynamodb", rt_config).put_item(TableName=table, Item=ring_item(
+                CUSTOMER, [*current, other_writer], 2, rt_config.realtime.ttl_s))
+        return real_put(**kwargs)
+
+    client.put_item = put_after_another_writer
+    assert handler(aws_event(SESSION[2:], first_sequence=3), None) == {"batchItemFailures": []}
+
+    assert sleeps == [0.02]  # one lost race, one pause
+    ring = get(rt_config, "realtime_events_table", CUSTOMER)
+    assert ring["version"] == {"N": "3"}
+    in_time_order = sorted([*SESSION, click(70, "0200000005", 100)], key=lambda c: c["event_time"])
+    assert [e["M"]["event_id"]["S"] for e in ring["events"]["L"]] == [c["event_id"] for c in in_time_order]
+    assert listed(get(rt_config, "realtime_recommendations_table", CUSTOMER)) == expected_list(
+        [*SESSION, click(70, "0200000005", 100)], config=rt_config)
+
+
 def test_guests_and_customers_unknown_to_the_batch_get_session_and_trending_items(rt_config):
     guest = [click(30, "0200000004", 0, customer=None, session_id=GUEST_SESSION_ID),
              click(31, "0200000006", 30, customer=None, session_id=GUEST_SESSION_ID)]

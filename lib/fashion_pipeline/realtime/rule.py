@@ -32,7 +32,7 @@ and the final score blends three sources, each scaled so that its best candidate
              + trending_weight * (m - rank) / m   [rank in the trending list of m]
 
 The item's reason is the source with the largest weighted term: `session`, `trending`, or the
-nightly item's own reason (`als`, `repurchase`, `popular`). Ties are broken by article id.
+nightly item's own reason (`als`, `repurchase`, `popular`). Equal scores are ordered by article id.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # the rule never imports the configuration (pydantic) at run 
 RULE_VERSION = "rule-1"  # bump when the arithmetic changes: items carry it in model_version
 REASON_SESSION, REASON_TRENDING = "session", "trending"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ROUND_DIGITS = 9  # scores are compared rounded, so float noise never reorders equal candidates
+_ROUND_DIGITS = 9  # scores as stored: the ranking itself uses the exact sums
 
 
 @dataclass(frozen=True, order=True)
@@ -205,11 +205,14 @@ def score_realtime(
                 if cosine > 0 and neighbor not in bought_articles:
                     session[neighbor] = session.get(neighbor, 0.0) + settings.neighbor_weight * interest[article] * cosine
 
-    session_terms: dict[str, float] = {}
-    best_session = max(session.values(), default=0.0)
-    if best_session > 0:
-        scale = settings.session_weight / best_session
-        session_terms = {article: value * scale for article, value in session.items()}
+    # Terms are added in one fixed order (trending, batch, session), so the sums, and the order
+    # they give, are the same on every engine.
+    scores: dict[str, float] = {}
+    trending_terms: dict[str, float] = {}
+    for rank, (article, _score) in enumerate(trending):
+        if article not in trending_terms:
+            trending_terms[article] = settings.trending_weight * (len(trending) - rank) / len(trending)
+            scores[article] = trending_terms[article]
     batch_terms: dict[str, float] = {}
     batch_reasons: dict[str, str] = {}
     for rank, item in enumerate(batch_items):
@@ -217,21 +220,20 @@ def score_realtime(
         if article not in batch_terms:
             batch_reasons[article] = item["reason"]
             batch_terms[article] = settings.batch_weight * (len(batch_items) - rank) / len(batch_items)
-    trending_terms: dict[str, float] = {}
-    for rank, (article, _score) in enumerate(trending):
-        if article not in trending_terms:
-            trending_terms[article] = settings.trending_weight * (len(trending) - rank) / len(trending)
+            scores[article] = scores.get(article, 0.0) + batch_terms[article]
+    session_terms: dict[str, float] = {}
+    best_session = max(session.values(), default=0.0)
+    if best_session > 0:
+        scale = settings.session_weight / best_session
+        for article, value in session.items():
+            session_terms[article] = value * scale
+            scores[article] = scores.get(article, 0.0) + session_terms[article]
 
-    scored = []
-    for article in session_terms.keys() | batch_terms.keys() | trending_terms.keys():
-        from_session = session_terms.get(article, 0.0)
-        from_batch = batch_terms.get(article, 0.0)
-        from_trending = trending_terms.get(article, 0.0)
-        score = round(from_session + from_batch + from_trending, _ROUND_DIGITS)  # always summed in this order
-        if score > 0:
-            scored.append((-score, article, from_session, from_batch, from_trending))
-    return [RankedItem(article, -negative, _reason(from_session, from_batch, from_trending, batch_reasons.get(article)))
-            for negative, article, from_session, from_batch, from_trending in heapq.nsmallest(settings.k, scored)]
+    best = heapq.nsmallest(settings.k, ((-score, article) for article, score in scores.items() if score > 0))
+    return [RankedItem(article, round(-negative, _ROUND_DIGITS),
+                       _reason(session_terms.get(article, 0.0), batch_terms.get(article, 0.0),
+                               trending_terms.get(article, 0.0), batch_reasons.get(article)))
+            for negative, article in best]
 
 
 def _reason(from_session: float, from_batch: float, from_trending: float, batch_reason: str | None) -> str:

@@ -49,7 +49,6 @@ from fashion_pipeline.recs.items import (
     USER_KEY,
     dynamo_number,
     plain_items,
-    plain_neighbors,
     recommendation_item,
 )
 
@@ -267,8 +266,9 @@ def fetch_inputs(client, settings: RealtimeSettings, shopper_keys: Iterable[str]
         tables.batch: [{USER_KEY: {"S": k}} for k in sorted(set(shopper_keys)) if is_customer_key(k)],
         tables.trending: [{TRENDING_KEY: {"S": TRENDING_SCOPE_ALL}}],
     }, retry)
-    neighbors = {
-        item["article_id"]["S"]: [(n["article_id"], n["score"]) for n in plain_neighbors(item.get("neighbors"))]
+    neighbors = {  # the item-neighbours item (recs/items.py neighbor_item) as (article, cosine) pairs
+        item["article_id"]["S"]: [(n["M"]["article_id"]["S"], float(n["M"]["score"]["N"]))
+                                  for n in item.get("neighbors", {}).get("L", [])]
         for item in found[tables.neighbors]
     }
     batch = {item[USER_KEY]["S"]: item for item in found[tables.batch]}
