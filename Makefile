@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # and the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar).
 APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java
 
-.PHONY: demo test system-deps venv services-down clean bench bench-als
+.PHONY: demo test system-deps venv spark-conf services-down clean bench bench-als
 
 demo: system-deps venv
 	$(BIN)/fashion demo
@@ -28,7 +28,17 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-venv: $(STAMP)
+venv: $(STAMP) spark-conf
+
+# conf/spark becomes the venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark), so a plain
+# `spark-submit` gets the same JVM settings, logging and loopback address as in-process sessions.
+# Re-run every time: cheap, and it follows the clone if the venv is shared or pyspark reinstalled.
+spark-conf: $(STAMP)
+	@link="$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))')"; \
+	if [ -e "$$link" ] && [ ! -L "$$link" ]; then \
+	  echo "$$link exists and is not our link to conf/spark: move it away, then re-run make" >&2; exit 1; \
+	fi; \
+	[ "$$(readlink "$$link")" = "$(CURDIR)/conf/spark" ] || ln -sfn "$(CURDIR)/conf/spark" "$$link"
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -9,7 +9,10 @@ from pyspark.sql import SparkSession
 
 from fashion_pipeline.config import Config, find_conf_dir
 
-PROJECT_CONF_DIR = find_conf_dir()
+# Spark's own configuration for local runs (spark-defaults.conf, spark-env.sh, log4j2.properties):
+# settings the driver JVM needs at start. `make venv` links it as the venv's pyspark/conf for
+# spark-submit; in-process sessions are pointed at it here, so each setting is written once.
+LOCAL_SPARK_CONF_DIR = find_conf_dir() / "spark"
 
 
 def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None = None) -> SparkSession:
@@ -30,13 +33,6 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
         "spark.ui.enabled": str(spark_conf.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
     }
-    if spark_conf.master and spark_conf.master.startswith("local"):
-        # A batch job on a laptop: the throughput collector beats G1 on two cores (bench/RESULTS.md).
-        java_options = ["-XX:+UseParallelGC"]
-        log_config = PROJECT_CONF_DIR / "log4j2.properties"
-        if log_config.is_file():
-            java_options.append(f"-Dlog4j2.configurationFile=file:{log_config}")
-        settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
     if spark_conf.driver_memory:
         settings["spark.driver.memory"] = spark_conf.driver_memory
     if spark_conf.jdbc_jar and Path(spark_conf.jdbc_jar).is_file():
@@ -51,8 +47,10 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
 
 
 def _prepare_local_environment() -> None:
-    # Python workers must run the interpreter that has pyarrow and our package, and a laptop's
-    # hostname may resolve to an address Spark cannot bind.
+    # pyspark starts the driver JVM through spark-submit, which reads SPARK_CONF_DIR. An explicit
+    # SPARK_CONF_DIR of the user's wins.
+    if (LOCAL_SPARK_CONF_DIR / "spark-defaults.conf").is_file():
+        os.environ.setdefault("SPARK_CONF_DIR", str(LOCAL_SPARK_CONF_DIR))
+    # This process is the driver: its Python workers run the interpreter that has pyarrow and our
+    # package (spark-env.sh derives the same for spark-submit, where the JVM starts the driver).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
