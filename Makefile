@@ -30,21 +30,12 @@ system-deps:
 
 venv: $(STAMP) spark-conf
 
-# conf/spark becomes the venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark), so a plain
-# `spark-submit` gets the same JVM settings, logging and loopback address as in-process sessions.
-# Re-run every time: cheap, and it follows the clone if the venv is shared or pyspark reinstalled.
-spark-conf: $(STAMP)
-	@link="$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))')"; \
-	if [ -e "$$link" ] && [ ! -L "$$link" ]; then \
-	  echo "$$link exists and is not our link to conf/spark: move it away, then re-run make" >&2; exit 1; \
-	fi; \
-	[ "$$(readlink "$$link")" = "$(CURDIR)/conf/spark" ] || ln -sfn "$(CURDIR)/conf/spark" "$$link"
-
-$(STAMP): setup.py
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,bench]"
-	touch $(STAMP)
+# The venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark) reads conf/spark, so a plain
+# `spark-submit` gets the same JVM settings, logging and loopback address as in-process sessions, plus
+# a class-data-sharing archive of Spark's classes built here once (about a minute, see
+# lib/fashion_pipeline/local_spark.py). Cheap to re-run: it rebuilds only what changed.
+spark-conf: system-deps $(STAMP)
+	$(BIN)/python -m fashion_pipeline.local_spark
 
 bench: system-deps venv
 	$(BIN)/python bench/generate.py

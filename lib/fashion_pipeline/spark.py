@@ -7,12 +7,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from fashion_pipeline.config import Config, find_conf_dir
-
-# Spark's own configuration for local runs (spark-defaults.conf, spark-env.sh, log4j2.properties):
-# settings the driver JVM needs at start. `make venv` links it as the venv's pyspark/conf for
-# spark-submit; in-process sessions are pointed at it here, so each setting is written once.
-LOCAL_SPARK_CONF_DIR = find_conf_dir() / "spark"
+from fashion_pipeline.config import Config
+from fashion_pipeline.local_spark import active_conf_dir
 
 
 def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None = None) -> SparkSession:
@@ -47,10 +43,13 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
 
 
 def _prepare_local_environment() -> None:
-    # pyspark starts the driver JVM through spark-submit, which reads SPARK_CONF_DIR. An explicit
-    # SPARK_CONF_DIR of the user's wins.
-    if (LOCAL_SPARK_CONF_DIR / "spark-defaults.conf").is_file():
-        os.environ.setdefault("SPARK_CONF_DIR", str(LOCAL_SPARK_CONF_DIR))
+    # Spark's own configuration for local runs (conf/spark: JVM options, class path, logging,
+    # loopback), the same for in-process sessions as for spark-submit: pyspark starts the driver
+    # JVM through spark-submit, which reads SPARK_CONF_DIR. An explicit SPARK_CONF_DIR of the
+    # user's wins.
+    conf_dir = active_conf_dir()
+    if (conf_dir / "spark-defaults.conf").is_file():
+        os.environ.setdefault("SPARK_CONF_DIR", str(conf_dir))
     # This process is the driver: its Python workers run the interpreter that has pyarrow and our
     # package (spark-env.sh derives the same for spark-submit, where the JVM starts the driver).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -1,9 +1,15 @@
 """conf/spark gives spark-submit runs and in-process sessions the same start-up settings: quiet logs,
 loopback only, the venv's Python, the JDBC driver, the configured heap and collector."""
 import json
-from pathlib import Path
 
-from fashion_pipeline.spark import LOCAL_SPARK_CONF_DIR
+from fashion_pipeline.local_spark import (
+    ARCHIVE_NAME,
+    CLASS_PATH_KEY,
+    JAVA_OPTIONS_KEY,
+    SOURCE_CONF_DIR,
+    installed_conf_dir,
+    read_spark_defaults,
+)
 from tests.spark_submit import VENV_BIN, info_lines, spark_submit
 
 # Prints what the driver JVM and a Python worker got, as one JSON line.
@@ -21,19 +27,12 @@ print(json.dumps({
     "jdbc_driver_loaded": jvm.java.lang.Class.forName("org.postgresql.Driver").getName(),
     "driver_python": sys.executable,
     "worker_python": worker_python,
+    "jvm_arguments": list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
 }))
 spark.stop()
 '''
 PARALLEL_GC = ["PS MarkSweep", "PS Scavenge"]
-
-
-def _spark_defaults() -> dict[str, str]:
-    settings = {}
-    for line in (LOCAL_SPARK_CONF_DIR / "spark-defaults.conf").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, value = line.split(None, 1)
-            settings[key] = value.strip()
-    return settings
+ARCHIVE_OPTION = f"-XX:SharedArchiveFile={installed_conf_dir() / ARCHIVE_NAME}"
 
 
 def _gibibytes(size: str) -> int:
@@ -41,11 +40,16 @@ def _gibibytes(size: str) -> int:
     return int(size[:-1])
 
 
-def test_the_venv_uses_the_project_spark_configuration():
-    import pyspark
-
-    link = Path(pyspark.__file__).parent / "conf"
-    assert link.resolve() == LOCAL_SPARK_CONF_DIR.resolve(), f"{link} is not linked to conf/spark: run `make venv`"
+def test_the_venv_reads_the_project_spark_configuration():
+    installed = installed_conf_dir()
+    for name in ("spark-env.sh", "log4j2.properties"):
+        assert (installed / name).resolve() == (SOURCE_CONF_DIR / name).resolve(), f"run `make venv`: {installed}"
+    source = read_spark_defaults(SOURCE_CONF_DIR / "spark-defaults.conf")
+    effective = read_spark_defaults(installed / "spark-defaults.conf")
+    generated = (JAVA_OPTIONS_KEY, CLASS_PATH_KEY)
+    assert {k: v for k, v in effective.items() if k not in generated} == {k: v for k, v in source.items() if k not in generated}
+    assert effective[JAVA_OPTIONS_KEY] == f"{source[JAVA_OPTIONS_KEY]} {ARCHIVE_OPTION}"
+    assert effective[CLASS_PATH_KEY].startswith(source[CLASS_PATH_KEY] + ":")
 
 
 def test_spark_submit_is_quiet_binds_loopback_and_has_the_project_settings(tmp_path):
@@ -56,13 +60,16 @@ def test_spark_submit_is_quiet_binds_loopback_and_has_the_project_settings(tmp_p
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert info_lines(done.stderr) == []
+    # A class-data-sharing archive that does not fit this JVM and class path says so on stdout.
+    assert [line for line in (done.stdout + done.stderr).splitlines() if "[cds" in line] == []
     facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ARCHIVE_OPTION in facts["jvm_arguments"]
     assert facts["driver_host"] == "127.0.0.1"
     assert facts["driver_python"] == facts["worker_python"] == str(VENV_BIN / "python")
     assert facts["jdbc_driver_loaded"] == "org.postgresql.Driver"
     assert facts["collectors"] == PARALLEL_GC
     # The JVM reports a little less than -Xmx (one survivor space).
-    configured = _gibibytes(_spark_defaults()["spark.driver.memory"])
+    configured = _gibibytes(read_spark_defaults(SOURCE_CONF_DIR / "spark-defaults.conf")["spark.driver.memory"])
     assert configured - 1 < facts["heap_bytes"] / 2**30 <= configured
 
 
@@ -71,5 +78,5 @@ def test_in_process_sessions_read_the_same_configuration(spark):
     assert spark.conf.get("spark.driver.host") == "127.0.0.1"
     assert sorted(b.getName() for b in jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) == PARALLEL_GC
     assert jvm.java.lang.Class.forName("org.postgresql.Driver").getName() == "org.postgresql.Driver"
-    assert "-XX:+UseParallelGC" in spark.conf.get("spark.driver.extraJavaOptions")
+    assert ARCHIVE_OPTION in spark.conf.get("spark.driver.extraJavaOptions")
 
