@@ -13,6 +13,12 @@ to those files plus what only this checkout knows, appended to spark-defaults.co
   maps about 14,000 Spark, Scala and Hadoop classes instead of reading, parsing and verifying them
   from jars.
 
+And a `.pth` file in the venv's site-packages: spark-submit puts pyspark's own copies of itself and
+py4j, as zip files inside the pip package, first on the Python driver's path, and modules imported
+from a zip are compiled from source on every start (about a second of the driver's CPU before the
+session exists). The line removes those two entries, so the same modules load from site-packages
+with their compiled files; it touches nothing else (EMR's pyspark is not pip-installed).
+
 Re-running is cheap and idempotent: the files are rewritten only when they change, and the archive
 is rebuilt only when the JVM, the jars or the settings it was built with change. Local in-process
 sessions read the same directory (`spark.py`). EMR never runs this: it has /etc/spark/conf.
@@ -42,6 +48,7 @@ CLASS_PATH_KEY = "spark.driver.extraClassPath"
 # quarantine's code paths load too.
 ARCHIVE_JOB = PROJECT_ROOT / "jobs" / "partition_raw.py"
 ARCHIVE_BAD_TRANSACTIONS = ("2020-09-01,not-a-customer,0000000000,cheap,9", "malformed,line")
+PATH_FILE_NAME = "fashion_pipeline_pyspark_path.pth"
 
 
 class LocalSparkError(RuntimeError):
@@ -86,6 +93,7 @@ def install(source_dir: Path = SOURCE_CONF_DIR) -> list[str]:
         done += _link(target / name, source_dir / name)
     source_defaults = read_spark_defaults(source_dir / "spark-defaults.conf")
     archive = target / ARCHIVE_NAME
+    done += _write_if_changed(spark_home().parent / PATH_FILE_NAME, _path_file_line())
     done += _ensure_archive(target, source_dir, source_defaults, archive)
     done += _write_if_changed(
         target / "spark-defaults.conf", _installed_defaults(source_dir, source_defaults, archive)
@@ -119,6 +127,15 @@ def _write_if_changed(path: Path, text: str) -> list[str]:
         return []
     path.write_text(text, encoding="utf-8")
     return [f"{path}: written"]
+
+
+def _path_file_line() -> str:
+    zips = str(spark_home() / "python" / "lib") + os.sep
+    # One line, run by site.py in a scope of its own: no names from outside the lambda's defaults.
+    return (
+        "import os, sys; sys.path[:] = filter("
+        f"lambda p, realpath=os.path.realpath: not realpath(p).startswith({zips!r}), sys.path)\n"
+    )
 
 
 def _jars_first_class_path(source_defaults: dict[str, str]) -> str:

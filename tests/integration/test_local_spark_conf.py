@@ -15,6 +15,7 @@ from tests.spark_submit import VENV_BIN, info_lines, spark_submit
 # Prints what the driver JVM and a Python worker got, as one JSON line.
 PROBE_JOB = '''
 import json, sys
+import pyspark
 from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.appName("probe").getOrCreate()
@@ -26,6 +27,7 @@ print(json.dumps({
     "collectors": sorted(b.getName() for b in jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()),
     "jdbc_driver_loaded": jvm.java.lang.Class.forName("org.postgresql.Driver").getName(),
     "driver_python": sys.executable,
+    "pyspark_module": pyspark.__file__,
     "worker_python": worker_python,
     "jvm_arguments": list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
 }))
@@ -66,6 +68,8 @@ def test_spark_submit_is_quiet_binds_loopback_and_has_the_project_settings(tmp_p
     assert ARCHIVE_OPTION in facts["jvm_arguments"]
     assert facts["driver_host"] == "127.0.0.1"
     assert facts["driver_python"] == facts["worker_python"] == str(VENV_BIN / "python")
+    # pyspark from site-packages, compiled once, not from the zip copy spark-submit puts first.
+    assert ".zip" not in facts["pyspark_module"]
     assert facts["jdbc_driver_loaded"] == "org.postgresql.Driver"
     assert facts["collectors"] == PARALLEL_GC
     # The JVM reports a little less than -Xmx (one survivor space).

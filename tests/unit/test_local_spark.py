@@ -74,6 +74,20 @@ def test_install_links_the_sources_and_appends_jars_first_and_the_archive(fake_s
     assert archive_runs == ["-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000"]
 
 
+def test_the_path_file_drops_only_the_zips_inside_this_pyspark(fake_spark, monkeypatch):
+    source, home, _ = fake_spark
+    install(source)
+    line = (home.parent / local_spark.PATH_FILE_NAME).read_text()
+    assert line.startswith("import os, sys;")
+    emr_zip = "/usr/lib/spark/python/lib/pyspark.zip"
+    monkeypatch.setattr("sys.path", [f"{home}/python/lib/pyspark.zip", f"{home}/python/lib/py4j-0.10.9.9-src.zip",
+                                     emr_zip, str(home.parent)])
+    exec(line)
+    import sys
+
+    assert sys.path == [emr_zip, str(home.parent)]
+
+
 def test_install_again_changes_nothing_until_jars_or_options_change(fake_spark):
     source, home, archive_runs = fake_spark
     install(source)
