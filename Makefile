@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # and the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar).
 APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java
 
-.PHONY: demo test system-deps venv services-down clean bench bench-als
+.PHONY: demo test system-deps venv spark-conf services-down clean bench bench-als
 
 demo: system-deps venv
 	$(BIN)/fashion demo
@@ -28,13 +28,20 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-venv: $(STAMP)
+venv: $(STAMP) spark-conf
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	touch $(STAMP)
+
+# The venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark) reads conf/spark, so a plain
+# `spark-submit` gets the same JVM settings, logging and loopback address as in-process sessions, plus
+# a class-data-sharing archive of Spark's classes built here once (about a minute, see
+# lib/fashion_pipeline/local_spark.py). Cheap to re-run: it rebuilds only what changed.
+spark-conf: system-deps $(STAMP)
+	$(BIN)/python -m fashion_pipeline.local_spark
 
 bench: system-deps venv
 	$(BIN)/python bench/generate.py

@@ -10,8 +10,12 @@ from fashion_pipeline.schemas import CORRUPT_RECORD, INGEST_DATE, SOURCE_FILE, T
 INGEST_DATE_IN_PATH = r"ingest_date=(\d{4}-\d{2}-\d{2})"
 
 
-def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str]) -> DataFrame:
-    """Raw rows as strings, with the file and ingest date each came from. Never infers types."""
+def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str], with_lineage: bool = True) -> DataFrame:
+    """Raw rows as strings, with the file and ingest date each came from. Never infers types.
+
+    Without lineage the scan spares a struct of file metadata per row: once `_metadata` is read,
+    Spark builds all of it for every row even where the columns are later dropped.
+    """
     reader = (
         spark.read.schema(spec.raw_schema)
         .option("header", "true")
@@ -27,7 +31,10 @@ def read_raw_csv(spark: SparkSession, spec: TableSpec, uris: list[str]) -> DataF
         # Descriptions may hold quoted line breaks; only the small dimension files need this.
         .option("multiLine", "true" if spec.primary_key else "false")
     )
-    return reader.csv(uris).withColumn(SOURCE_FILE, F.col("_metadata.file_path")).withColumn(
+    raw_df = reader.csv(uris)
+    if not with_lineage:
+        return raw_df
+    return raw_df.withColumn(SOURCE_FILE, F.col("_metadata.file_path")).withColumn(
         INGEST_DATE, F.regexp_extract(F.col(SOURCE_FILE), INGEST_DATE_IN_PATH, 1)
     )
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from fashion_pipeline.config import Config, find_conf_dir
-
-PROJECT_CONF_DIR = find_conf_dir()
+from fashion_pipeline.config import Config
+from fashion_pipeline.local_spark import active_conf_dir
 
 
 def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None = None) -> SparkSession:
@@ -30,13 +29,6 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
         "spark.ui.enabled": str(spark_conf.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
     }
-    if spark_conf.master and spark_conf.master.startswith("local"):
-        # A batch job on a laptop: the throughput collector beats G1 on two cores (bench/RESULTS.md).
-        java_options = ["-XX:+UseParallelGC"]
-        log_config = PROJECT_CONF_DIR / "log4j2.properties"
-        if log_config.is_file():
-            java_options.append(f"-Dlog4j2.configurationFile=file:{log_config}")
-        settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
     if spark_conf.driver_memory:
         settings["spark.driver.memory"] = spark_conf.driver_memory
     if spark_conf.jdbc_jar and Path(spark_conf.jdbc_jar).is_file():
@@ -51,8 +43,13 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
 
 
 def _prepare_local_environment() -> None:
-    # Python workers must run the interpreter that has pyarrow and our package, and a laptop's
-    # hostname may resolve to an address Spark cannot bind.
+    # Spark's own configuration for local runs (conf/spark: JVM options, class path, logging,
+    # loopback), the same for in-process sessions as for spark-submit: pyspark starts the driver
+    # JVM through spark-submit, which reads SPARK_CONF_DIR. An explicit SPARK_CONF_DIR of the
+    # user's wins.
+    conf_dir = active_conf_dir()
+    if (conf_dir / "spark-defaults.conf").is_file():
+        os.environ.setdefault("SPARK_CONF_DIR", str(conf_dir))
+    # This process is the driver: its Python workers run the interpreter that has pyarrow and our
+    # package (spark-env.sh derives the same for spark-submit, where the JVM starts the driver).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -1,8 +1,5 @@
 """partition_raw end to end on hand-written files whose every row's fate is known."""
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +11,7 @@ from fashion_pipeline.pipelines.partition_raw import NothingLandedError, run_par
 from fashion_pipeline.schemas import TRANSACTIONS_COLUMNS
 from fashion_pipeline.storage import storage_for
 from tests.handmade import ARTICLE_IDS, CUSTOMER_IDS, transaction_line, write_hm_files
+from tests.spark_submit import info_lines, spark_submit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GOOD = transaction_line()
@@ -127,17 +125,14 @@ def test_nothing_landed_is_a_clear_error(spark, config):
 
 
 def test_spark_submit_entry_point(landed_config):
-    spark_submit = Path(sys.executable).parent / "spark-submit"
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-           "SPARK_LOCAL_IP": "127.0.0.1"}
-    command = [
-        str(spark_submit), "--master", "local[2]", str(PROJECT_ROOT / "jobs" / "partition_raw.py"),
+    done = spark_submit(
+        "--master", "local[2]", str(PROJECT_ROOT / "jobs" / "partition_raw.py"),
         "--env", "local", "--raw-root", landed_config.paths.raw_root, "--lake-root", landed_config.paths.lake_root,
-        "--set", "spark.shuffle_partitions=2", "--set", "spark.driver_memory=1g",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        "--set", "spark.shuffle_partitions=2",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "transactions" in done.stdout and "malformed_line=3" in done.stdout
+    assert info_lines(done.stderr) == []
 
 
 def test_job_exits_non_zero_with_one_line_when_nothing_landed(config, capsys):

@@ -13,11 +13,15 @@ from fashion_pipeline.schemas import (
     raw_string_schema,
 )
 from fashion_pipeline.transforms.hm import (
+    TRANSACTION_VALUES,
     flag_articles,
     flag_customers,
     flag_transactions,
+    flag_valued_transactions,
     to_curated_customers,
     to_curated_transactions,
+    valued_to_curated_transactions,
+    year_month,
 )
 from fashion_pipeline.transforms.validation import Rule, with_reject_reason
 
@@ -148,3 +152,41 @@ def test_article_rules(spark):
         (ARTICLE_1, "None"), ("0108775016", "None"), ("0200000001", "product_code_mismatch"),
         ("0108775017", "invalid_product_type_no"), (ARTICLE_1, "duplicate_article_id"),
     ])
+
+
+def test_year_month_writes_what_date_format_writes(spark):
+    days = [date(2018, 9, 20), date(2019, 1, 1), date(2019, 12, 31), date(2020, 2, 29), date(2020, 9, 22),
+            date(1000, 1, 1), date(9999, 12, 31)]
+    df = spark.createDataFrame([(d,) for d in days], "day date")
+    rows = df.select(year_month(F.col("day")).alias("ours"), F.date_format("day", "yyyy-MM").alias("spark")).collect()
+    assert [r.ours for r in rows] == [r.spark for r in rows]
+    assert rows[0].ours == "2018-09"
+
+
+def test_flagging_with_values_keeps_the_parse_for_the_curated_rows(spark):
+    rows = [
+        ("2019-12-31", CUSTOMER_A, ARTICLE_1, "0.0508305084745762", "2"),
+        ("2020-09-1 ", CUSTOMER_A, ARTICLE_1, "0.05", "1"),   # valid: the cast trims, the shape holds
+        ("2020-09-01", CUSTOMER_B, ARTICLE_1, " 0.5", "1"),
+        ("2020-13-01", CUSTOMER_A, ARTICLE_1, "0.05", "1"),   # invalid_t_dat
+        ("2020-09-01", CUSTOMER_A, ARTICLE_1, "1.5", "1"),    # invalid_price
+    ]
+    raw_df = _raw(spark, TRANSACTIONS_COLUMNS, rows)
+    articles_df = spark.createDataFrame([(ARTICLE_1,)], "article_id string")
+    customers_df = spark.createDataFrame([(CUSTOMER_A,), (CUSTOMER_B,)], "customer_id string")
+    args = (articles_df, customers_df, MIN_DATE, MAX_DATE, MAX_PRICE)
+
+    valued = flag_valued_transactions(raw_df, *args)
+    assert valued.columns == raw_df.columns + list(TRANSACTION_VALUES) + [REJECT_REASON]
+    assert_df_equality(valued.drop(*TRANSACTION_VALUES), flag_transactions(raw_df, *args), ignore_row_order=True)
+    assert sorted((r["t_dat"], r["price"], str(r[REJECT_REASON])) for r in valued.collect()) == sorted([
+        ("2019-12-31", "0.0508305084745762", "None"), ("2020-09-1 ", "0.05", "None"), ("2020-09-01", " 0.5", "None"),
+        ("2020-13-01", "0.05", "invalid_t_dat"), ("2020-09-01", "1.5", "invalid_price"),
+    ])
+    valid = valued.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+    assert_df_equality(
+        valued_to_curated_transactions(valid),
+        to_curated_transactions(valid.drop(*TRANSACTION_VALUES)),
+        ignore_row_order=True,
+    )
+    assert sorted(r.year_month for r in valued_to_curated_transactions(valid).collect()) == ["2019-12", "2020-09", "2020-09"]

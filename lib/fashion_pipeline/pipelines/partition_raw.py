@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -34,11 +35,11 @@ from fashion_pipeline.tables import hm_quarantine_table, hm_table, reports_uri
 from fashion_pipeline.transforms.hm import (
     flag_articles,
     flag_customers,
-    flag_transactions,
+    flag_valued_transactions,
     to_curated_articles,
     to_curated_customers,
-    to_curated_transactions,
     to_quarantine,
+    valued_to_curated_transactions,
 )
 from fashion_pipeline.transforms.validation import filter_valid
 
@@ -92,33 +93,39 @@ def run_partition_raw(spark: SparkSession, config: Config, storage: Storage) -> 
     raw_root, validation = config.paths.raw_root, config.validation
 
     articles_inputs = _latest_snapshot(raw_root, ARTICLES, storage)
-    report.tables.append(
-        _process_table(spark, config, ARTICLES, articles_inputs, flag_articles, to_curated_articles)
-    )
     customers_inputs = _latest_snapshot(raw_root, CUSTOMERS, storage)
-    report.tables.append(
-        _process_table(spark, config, CUSTOMERS, customers_inputs, flag_customers, to_curated_customers)
-    )
+    # Spark jobs from several driver threads, so that two cores stay busy: the two snapshots are
+    # independent and each is mostly one task (a multi-line CSV file is read whole, then a small
+    # shuffle); their quarantines and counts need only their own curated write, so they run beside
+    # the transactions, which need both curated snapshots.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="partition-raw") as pool:
+        snapshot_writes = [
+            pool.submit(_write_curated, spark, config, ARTICLES, articles_inputs, flag_articles, to_curated_articles),
+            pool.submit(_write_curated, spark, config, CUSTOMERS, customers_inputs, flag_customers, to_curated_customers),
+        ]
+        snapshot_reports = [pool.submit(_finish_table, spark, config, write.result()) for write in snapshot_writes]
 
-    known_articles_df = read_table(spark, curated_uri(config, ARTICLES)).select("article_id")
-    known_customers_df = read_table(spark, curated_uri(config, CUSTOMERS)).select("customer_id")
+        known_articles_df = read_table(spark, curated_uri(config, ARTICLES)).select("article_id")
+        known_customers_df = read_table(spark, curated_uri(config, CUSTOMERS)).select("customer_id")
 
-    def flag(raw_df: DataFrame) -> DataFrame:
-        return flag_transactions(
-            raw_df, known_articles_df, known_customers_df,
-            validation.min_date, validation.max_date, validation.max_price,
-        )
+        def flag(raw_df: DataFrame) -> DataFrame:
+            return flag_valued_transactions(
+                raw_df, known_articles_df, known_customers_df,
+                validation.min_date, validation.max_date, validation.max_price,
+            )
 
-    def layout(valid_df: DataFrame) -> DataFrame:
-        # No shuffle: sales files arrive in date order (H&M's does), so each input split spans
-        # one or two months and writes one file to each, about 30 MB at H&M scale. A shuffle by
-        # month would cost a full extra pass over the data to get the same files.
-        return to_curated_transactions(valid_df).sortWithinPartitions(*TRANSACTIONS_SORT)
+        def layout(valid_df: DataFrame) -> DataFrame:
+            # No shuffle: sales files arrive in date order (H&M's does), so each input split spans
+            # one or two months and writes one file to each, about 30 MB at H&M scale. A shuffle by
+            # month would cost a full extra pass over the data to get the same files.
+            return valued_to_curated_transactions(valid_df).sortWithinPartitions(*TRANSACTIONS_SORT)
 
-    transactions_inputs = read_manifest(raw_root, TRANSACTIONS.name, storage)
-    if not transactions_inputs:
-        raise NothingLandedError(f"no transactions landed under {raw_root}: run `fashion land` first")
-    report.tables.append(_process_table(spark, config, TRANSACTIONS, transactions_inputs, flag, layout))
+        transactions_inputs = read_manifest(raw_root, TRANSACTIONS.name, storage)
+        if not transactions_inputs:
+            raise NothingLandedError(f"no transactions landed under {raw_root}: run `fashion land` first")
+        transactions_write = _write_curated(spark, config, TRANSACTIONS, transactions_inputs, flag, layout)
+        report.tables.extend(future.result() for future in snapshot_reports)
+        report.tables.append(_finish_table(spark, config, transactions_write))
 
     report.finished_at = _now()
     failures = [t.table for t in report.tables if not t.reconciles]
@@ -137,17 +144,34 @@ def quarantine_uri(config: Config, spec: TableSpec) -> str:
     return hm_quarantine_table(spec).uri(config)
 
 
-def _process_table(
+@dataclass
+class _CuratedWrite:
+    """A table's curated output on disk, with what its quarantine and report still need."""
+
+    spec: TableSpec
+    uris: list[str]
+    flag: Callable[[DataFrame], DataFrame]
+    flagged_df: DataFrame
+    lineage_in_flag: bool
+    seen: Observation
+    written: Observation
+    started: float
+
+
+def _write_curated(
     spark: SparkSession,
     config: Config,
     spec: TableSpec,
     inputs: list[ManifestEntry],
     flag: Callable[[DataFrame], DataFrame],
     to_curated: Callable[[DataFrame], DataFrame],
-) -> TableReport:
+) -> _CuratedWrite:
     started = time.monotonic()
     uris = [entry.uri for entry in inputs]
-    flagged_df = flag(read_raw_csv(spark, spec, uris))
+    # Duplicate keys are ranked by where their rows came from, so keyed tables need the lineage to
+    # be flagged; the others need it only in the quarantine.
+    lineage_in_flag = bool(spec.primary_key)
+    flagged_df = flag(read_raw_csv(spark, spec, uris, with_lineage=lineage_in_flag))
 
     seen = Observation(f"{spec.name}_seen")
     written = Observation(f"{spec.name}_written")
@@ -158,26 +182,34 @@ def _process_table(
     )
     curated_df = to_curated(filter_valid(observed_df)).observe(written, F.count(F.lit(1)).alias("rows"))
     write_table(curated_df, curated_uri(config, spec), spec.partition_by, spec.plain_encoded)
-    rows_read, rows_rejected = seen.get["rows"], seen.get["rejected"]
+    return _CuratedWrite(spec, uris, flag, flagged_df, lineage_in_flag, seen, written, started)
 
+
+def _finish_table(spark: SparkSession, config: Config, done: _CuratedWrite) -> TableReport:
+    """The quarantine of a table whose curated output is written, and its report."""
+    spec = done.spec
+    rows_read, rows_rejected = done.seen.get["rows"], done.seen.get["rejected"]
     if rows_rejected == 0:
         # Clean input costs one pass over the files: the quarantine is replaced by an empty one.
         write_table(spark.createDataFrame([], spec.quarantine_schema), quarantine_uri(config, spec))
         by_reason: dict[str, int] = {}
     else:
-        write_table(to_quarantine(flagged_df, spec.raw_columns), quarantine_uri(config, spec))
+        rejected_source_df = (
+            done.flagged_df if done.lineage_in_flag else done.flag(read_raw_csv(spark, spec, done.uris))
+        )
+        write_table(to_quarantine(rejected_source_df, spec.raw_columns), quarantine_uri(config, spec))
         by_reason = _count_by_reason(read_table(spark, quarantine_uri(config, spec), spec.quarantine_schema))
 
     return TableReport(
         table=spec.name,
-        inputs=uris,
+        inputs=done.uris,
         rows_read=rows_read,
-        rows_written=written.get["rows"],
+        rows_written=done.written.get["rows"],
         rows_quarantined=sum(by_reason.values()),
         quarantined_by_reason=by_reason,
         output=curated_uri(config, spec),
         quarantine=quarantine_uri(config, spec),
-        seconds=round(time.monotonic() - started, 2),
+        seconds=round(time.monotonic() - done.started, 2),
     )
 
 

@@ -35,6 +35,9 @@ NEWS_FREQUENCIES = ("NONE", "None", "Regularly", "Monthly")
 FLAG_TRUE_VALUES = ("1.0", "1")
 MIN_CUSTOMER_AGE, MAX_CUSTOMER_AGE = 16, 110
 _KNOWN = "_known"
+# Parsed values of a transaction's text, carried from the rules to the curated row.
+T_DAT_VALUE, PRICE_VALUE = "_t_dat_value", "_price_value"
+TRANSACTION_VALUES = (T_DAT_VALUE, PRICE_VALUE)
 
 ARTICLE_INTEGER_COLUMNS = tuple(
     field.name for field in ARTICLES.curated_schema.fields if field.dataType.typeName() == "integer"
@@ -130,9 +133,23 @@ def flag_transactions(
     max_date: date,
     max_price: float,
 ) -> DataFrame:
-    # The pattern check keeps the cast honest: casts also accept "2020-9-1" or a time part.
-    t_dat = F.col("t_dat").try_cast("date")
-    price = F.col("price").try_cast("double")
+    """Raw transaction rows with `_reject_reason`."""
+    return flag_valued_transactions(
+        raw_df, known_articles_df, known_customers_df, min_date, max_date, max_price
+    ).drop(*TRANSACTION_VALUES)
+
+
+def flag_valued_transactions(
+    raw_df: DataFrame,
+    known_articles_df: DataFrame,
+    known_customers_df: DataFrame,
+    min_date: date,
+    max_date: date,
+    max_price: float,
+) -> DataFrame:
+    """`flag_transactions` keeping the parsed values (`with_transaction_values`), so that
+    `valued_to_curated_transactions` does not parse them again."""
+    t_dat, price = F.col(T_DAT_VALUE), F.col(PRICE_VALUE)
     customer_known = F.col(f"{_KNOWN}_customer").isNotNull()
     article_known = F.col(f"{_KNOWN}_article").isNotNull()
     # A known id is well formed: the dimension tables hold only validated ids. So the format
@@ -141,6 +158,7 @@ def flag_transactions(
     rules = [
         _malformed_rule(),
         *missing_rules(TRANSACTIONS.raw_columns),
+        # The shape check keeps the cast honest: casts also accept "2020-9-1" or a time part.
         Rule("invalid_t_dat", ~_is_iso_date_text("t_dat") | t_dat.isNull()),
         Rule("t_dat_out_of_range", ~t_dat.between(F.lit(min_date), F.lit(max_date))),
         Rule("invalid_customer_id", ~customer_known & ~F.col("customer_id").rlike(HEX_64)),
@@ -151,10 +169,25 @@ def flag_transactions(
         Rule("unknown_article_id", ~article_known),
     ]
     return (
-        raw_df.transform(with_known_key("customer_id", known_customers_df, f"{_KNOWN}_customer"))
+        raw_df.transform(with_transaction_values)
+        .transform(with_known_key("customer_id", known_customers_df, f"{_KNOWN}_customer"))
         .transform(with_known_key("article_id", known_articles_df, f"{_KNOWN}_article"))
         .transform(with_reject_reason(rules))
         .drop(f"{_KNOWN}_customer", f"{_KNOWN}_article")
+    )
+
+
+def with_transaction_values(raw_df: DataFrame) -> DataFrame:
+    """Adds the date and price parsed from their text (null where they do not parse), once.
+
+    A cast written inside the rules would be evaluated again by each condition that reads it (Spark
+    does not share expressions between the branches of the reason's CASE WHENs): four times for a
+    valid price, whose parse is the costliest step after the CSV parser (16-digit prices take the
+    JDK's slow big-number path). Spark keeps this projection separate because its outputs are read
+    more than once.
+    """
+    return raw_df.withColumn(T_DAT_VALUE, F.col("t_dat").try_cast("date")).withColumn(
+        PRICE_VALUE, F.col("price").try_cast("double")
     )
 
 
@@ -191,14 +224,28 @@ def with_known_key(column: str, known_df: DataFrame, flag_column: str):
 
 
 def to_curated_transactions(valid_df: DataFrame) -> DataFrame:
-    t_dat = F.col("t_dat").cast("date")
+    """Typed, month-partitioned rows from valid raw rows."""
+    return valued_to_curated_transactions(with_transaction_values(valid_df))
+
+
+def valued_to_curated_transactions(valid_df: DataFrame) -> DataFrame:
+    """Typed, month-partitioned rows from valid rows that carry their parsed values."""
+    t_dat = F.col(T_DAT_VALUE)
     return valid_df.select(
         t_dat.alias("t_dat"),
         F.col("customer_id"),
         F.col("article_id"),
-        F.col("price").cast("double").alias("price"),
+        F.col(PRICE_VALUE).alias("price"),
         F.col("sales_channel_id").cast("int").alias("sales_channel_id"),
-        F.date_format(t_dat, "yyyy-MM").alias("year_month"),
+        year_month(t_dat).alias("year_month"),
+    )
+
+
+def year_month(day: Column) -> Column:
+    """'YYYY-MM' of a date, as date_format(day, 'yyyy-MM') writes it for years 1000-9999 (validated
+    dates are), from the date's numbers: the general formatter costs several times more per row."""
+    return F.concat(
+        F.lpad(F.year(day).cast("string"), 4, "0"), F.lit("-"), F.lpad(F.month(day).cast("string"), 2, "0")
     )
 
 
