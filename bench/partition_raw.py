@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Spark / DuckDB: {spark_median / duck_median:.2f}x cold"
           f"   (runs: {', '.join(f'{s:.1f}' for s in spark_seconds)} s vs {', '.join(f'{d:.1f}' for d in duck_seconds)} s;"
           f" rows written {spark_rows:,} / {duck_rows:,}; load {', '.join(loads)})")
-    print(f"inside the last spark-submit run, per table: "
+    print("inside the last spark-submit run, per table: "
           + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in table_seconds.items()))
     if warm:
         session, first, second = warm

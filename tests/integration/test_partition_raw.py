@@ -144,3 +144,18 @@ def test_job_exits_non_zero_with_one_line_when_nothing_landed(config, capsys):
     err = capsys.readouterr().err
     assert err.startswith("fashion partition-raw: no articles landed under") and err.endswith("run `fashion land` first\n")
     assert err.count("\n") == 1
+
+
+def test_spark_submit_of_a_failing_job_prints_one_line(config):
+    done = spark_submit(
+        str(PROJECT_ROOT / "jobs" / "partition_raw.py"),
+        "--env", "local", "--raw-root", config.paths.raw_root, "--lake-root", config.paths.lake_root,
+    )
+    assert done.returncode == 1
+    # spark-submit hands the Python driver's stderr to its own stdout; the JVM itself announces the
+    # incubator module Spark 4 enables, before any of our code runs.
+    output = done.stdout + done.stderr
+    lines = [line for line in output.splitlines() if not line.startswith("WARNING: Using incubator modules")]
+    assert len(lines) == 1, output[-3000:]
+    assert "no articles landed under" in lines[0] and lines[0].endswith("run `fashion land` first")
+    assert "Traceback" not in done.stdout + done.stderr
