@@ -79,3 +79,25 @@ def put_secret_json(config: Config, secret_id: str, value: dict) -> None:
         client.put_secret_value(SecretId=secret_id, SecretString=text)
     except client.exceptions.ResourceNotFoundException:
         client.create_secret(Name=secret_id, SecretString=text)
+
+
+def create_missing_dynamodb_tables(client, key_by_table: dict[str, str], ttl_attribute: str | None = None,
+                                   ttl_tables: tuple[str, ...] = (), waiter_delay_s: int = 5) -> list[str]:
+    """Create each table of `key_by_table` that does not exist (on-demand, one string hash key) and
+    turn on TTL on `ttl_attribute` for `ttl_tables`; returns the names created."""
+    existing = set(client.get_paginator("list_tables").paginate().build_full_result().get("TableNames", []))
+    created = []
+    for table, key in key_by_table.items():
+        if table in existing:
+            continue
+        client.create_table(
+            TableName=table, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": waiter_delay_s})
+        created.append(table)
+    for table in ttl_tables:
+        ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute})
+    return created

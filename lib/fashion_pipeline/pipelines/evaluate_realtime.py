@@ -14,12 +14,11 @@ from pyspark.sql import SparkSession
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.jobs import add_run_date_option
+from fashion_pipeline.pipelines.evaluate_recs import RUN_DATE_HELP  # the same holdout, the same model
 from fashion_pipeline.realtime.evaluation import RealtimeEvaluationReport, evaluate_realtime
 from fashion_pipeline.recs.recommend import read_sales_and_customers
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import reports_uri
-
-RUN_DATE_HELP = "YYYY-MM-DD: the last held-out day (the model learns from the days before the holdout)"
 
 
 def add_arguments(parser) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fashion_pipeline.aws import create_missing_dynamodb_tables
 from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.realtime.rule import (
     RULE_VERSION,
@@ -412,22 +413,8 @@ def ensure_realtime_tables(client, settings: RealtimeSettings, waiter_delay_s: i
         tables.realtime: USER_KEY, tables.events: USER_KEY, tables.trending: TRENDING_KEY,
         tables.batch: USER_KEY, tables.neighbors: "article_id",
     }
-    existing = set(client.get_paginator("list_tables").paginate().build_full_result().get("TableNames", []))
-    created = []
-    for table, key in wanted.items():
-        if table in existing:
-            continue
-        client.create_table(
-            TableName=table, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )
-        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": waiter_delay_s})
-        created.append(table)
-    for table in (tables.realtime, tables.events, tables.trending):
-        ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            client.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT})
-    return created
+    return create_missing_dynamodb_tables(client, wanted, EXPIRES_AT, (tables.realtime, tables.events, tables.trending),
+                                          waiter_delay_s)
 
 
 def item_without(item: Mapping[str, Any], *attributes: str) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 from pyspark.sql import DataFrame, Row
 
-from fashion_pipeline.aws import aws_client, aws_client_from_settings
+from fashion_pipeline.aws import aws_client, aws_client_from_settings, create_missing_dynamodb_tables
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.recs.items import ARTICLE_KEY, USER_KEY
@@ -68,20 +68,7 @@ def ensure_serving_tables(config: Config, client=None) -> list[str]:
         config.names.realtime_recommendations_table: USER_KEY,
         config.names.item_neighbors_table: ARTICLE_KEY,
     }
-    existing = set(client.get_paginator("list_tables").paginate().build_full_result().get("TableNames", []))
-    created = []
-    for table, key in wanted.items():
-        if table in existing:
-            continue
-        client.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.get_waiter("table_exists").wait(TableName=table)
-        created.append(table)
-    return created
+    return create_missing_dynamodb_tables(client, wanted)
 
 
 @dataclass
