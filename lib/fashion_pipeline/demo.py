@@ -77,6 +77,10 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     # Shoppers click on the same catalogue the H&M files above describe.
     clicks_config = config.with_overrides({"clickstream.scale": scale, "clickstream.model_seed": seed})
     clicks_summary = run_clickstream_demo(clicks_config, spark, storage, step_prefix="8")
+    from fashion_pipeline.realtime.demo import run_realtime_demo
+
+    # One customer's list, a browsing session of a style they never bought, the fast path, the list again.
+    realtime_summary = run_realtime_demo(clicks_config, spark, step_prefix="9")
 
     print("\n== where to look")
     lake = config.paths.lake_root
@@ -97,6 +101,8 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
         say(f"show a user's items:  .venv/bin/fashion recs show {recs_summary['shown_user']}")
     tables = {t.table: t.rows_written for t in report.tables}
     say("the streaming job's batches:  .venv/bin/fashion clicks status")
+    say(f"the real-time list again:  .venv/bin/fashion recs show {realtime_summary['customer']}")
+    say("the streaming refresh of real-time lists and trending:  .venv/bin/fashion realtime stream --until-idle")
     print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary,
-                      "clicks": clicks_summary}))
+                      "clicks": clicks_summary, "realtime": realtime_summary}))
     return 0
