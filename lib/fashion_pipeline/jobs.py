@@ -99,6 +99,26 @@ def add_positive_int_option(parser, flag: str, help_text: str) -> None:
     parser.add_argument(flag, type=positive_int, metavar="N", help=help_text)
 
 
+def seconds_not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def add_streaming_run_options(parser, batches_help: str) -> None:
+    """How long a streaming job runs, and its trigger: the same for every streaming job."""
+    how_long = parser.add_mutually_exclusive_group()
+    add_positive_int_option(how_long, "--batches", batches_help)
+    how_long.add_argument("--until-idle", action="store_true",
+                          help="stop once every record in the stream has been processed")
+    parser.add_argument("--trigger-seconds", type=seconds_not_negative, metavar="S",
+                        help="micro-batch interval (default: streaming.trigger_seconds)")
+
+
 def pipeline_module(job_name: str) -> ModuleType:
     return importlib.import_module(f"fashion_pipeline.pipelines.{job_name}")
 

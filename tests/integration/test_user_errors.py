@@ -56,6 +56,9 @@ def nowhere(tmp_path, monkeypatch):
     ["catalog", "sync"],
     ["recs", "create-tables"],
     ["recs", "show", USER],
+    ["lambda", "create-resources"],
+    ["lambda", "run-local", "--until-idle"],
+    ["realtime", "stream", "--until-idle"],
 ], ids=lambda c: " ".join(c[:2]))
 def test_a_command_that_needs_moto_says_it_is_not_running(command, nowhere, capsys):
     code = main([*command, *nowhere])
@@ -132,6 +135,8 @@ def test_a_job_without_its_input_names_the_command_that_writes_it(spark, command
     ("evaluate_recs", ["--run-date", DAY], "run `fashion partition-raw` first"),
     ("load_recommendations", ["--run-date", DAY], "run `fashion recs train --run-date 2020-09-23` first"),
     ("stream_clickstream", ["--until-idle"], "run `fashion partition-raw` first"),
+    ("stream_recommendations", ["--until-idle"], START_SERVICES),
+    ("evaluate_realtime", ["--run-date", DAY], "run `fashion partition-raw` first"),
 ])
 def test_every_job_file_fails_in_one_line_without_its_input(spark, job, argv, fix, nowhere, capsys):
     code = _job_main(job)([*argv, *nowhere])
@@ -165,12 +170,19 @@ def test_a_bad_date_is_one_line_and_exit_2(command, capsys):
 
 
 @pytest.mark.parametrize("job", ["extract_rds", "daily_aggregates", "data_quality", "train_als", "evaluate_recs",
-                                 "load_recommendations"])
+                                 "load_recommendations", "evaluate_realtime"])
 def test_every_dated_job_file_refuses_a_bad_date_in_one_line(job, capsys):
     with pytest.raises(SystemExit) as exited:
         _job_main(job)(["--run-date", "2020-02-30"])
     line = _one_line_failure(capsys, exited.value.code, 2, "expected a date as YYYY-MM-DD")
     assert line.startswith(f"{job}: ")
+
+
+@pytest.mark.parametrize("command", [["clicks", "stream"], ["realtime", "stream"]], ids=" ".join)
+def test_a_negative_trigger_is_a_usage_error(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--trigger-seconds", "-5"])
+    _one_line_failure(capsys, exited.value.code, 2, "expected a number of seconds, 0 or more, got '-5'")
 
 
 def test_unknown_scale_sweep_grid_and_setting_are_usage_errors(nowhere, capsys):

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from fashion_pipeline.config import Config
-from fashion_pipeline.jobs import add_positive_int_option
+from fashion_pipeline.jobs import add_streaming_run_options
 from fashion_pipeline.lake import write_table
 from fashion_pipeline.lakefs import delete_path, publish_files
 from fashion_pipeline.schemas import REJECT_REASON
@@ -60,11 +60,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
-    how_long = parser.add_mutually_exclusive_group()
-    add_positive_int_option(how_long, "--batches", "stop after N micro-batches (default: run until stopped)")
-    how_long.add_argument("--until-idle", action="store_true",
-                          help="stop once every record in the stream has been processed")
-    parser.add_argument("--trigger-seconds", type=float, help="micro-batch interval (default: streaming.trigger_seconds)")
+    add_streaming_run_options(parser, "stop after N micro-batches (default: run until stopped)")
 
 
 def checkpoint_uri(config: Config) -> str:
