@@ -71,21 +71,20 @@ def plain_consumer(client, out_dir: Path, raw_pages: bool) -> tuple[float, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from fashion_pipeline.streaming.kinesis_fetch import RAW_PAGE_KEY, install_raw_pages, records_to_arrow
+    from fashion_pipeline.streaming.kinesis_fetch import (
+        RAW_PAGE_KEY,
+        install_raw_pages,
+        pages_from_the_start,
+        records_to_arrow,
+    )
 
     if raw_pages:
         install_raw_pages(client)
     started = time.perf_counter()
     batches = []
-    for shard in client.list_shards(StreamName=STREAM)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=STREAM, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
+    for _, page in pages_from_the_start(client, STREAM):
+        if page["Records"]:
             batches.append(records_to_arrow(page["Records"], STREAM, raw=bool(page.get(RAW_PAGE_KEY))))
-            iterator = page["NextShardIterator"]
     table = pa.Table.from_batches(batches)
     out_dir.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out_dir / "part-0.parquet", compression="zstd")

@@ -19,6 +19,7 @@ from fashion_pipeline.clickstream.validation import click_reject_reason
 from fashion_pipeline.generate import TasteModel, scale_spec
 from fashion_pipeline.generate.frames import article_id_array
 from fashion_pipeline.services import free_port
+from fashion_pipeline.streaming.kinesis_fetch import pages_from_the_start
 
 N_EVENTS = 500
 EXPECTED_REASON = {"bad_json": "invalid_json", "unknown_article": "unknown_article_id", "oversized": "oversized_event"}
@@ -31,19 +32,8 @@ def clicks_config(aws_config):
 
 def read_all_records(config) -> list[dict]:
     """Every record of every shard, from the start (the stream's whole content)."""
-    client = aws_client("kinesis", config)
-    stream = config.names.clickstream_stream
-    records = []
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            response = client.get_records(ShardIterator=iterator, Limit=10_000)
-            records.extend({**r, "ShardId": shard["ShardId"]} for r in response["Records"])
-            if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = response["NextShardIterator"]
-    return records
+    pages = pages_from_the_start(aws_client("kinesis", config), config.names.clickstream_stream)
+    return [{**record, "ShardId": shard_id} for shard_id, page in pages for record in page["Records"]]
 
 
 def test_ensure_stream_creates_it_once(clicks_config):

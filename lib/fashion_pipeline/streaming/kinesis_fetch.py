@@ -372,3 +372,18 @@ def has_records_after(client, address: StreamAddress, shard_id: str, position: s
     page = call_with_retries(lambda: client.get_records(ShardIterator=iterator, Limit=1), policy, sleep, address, "GetRecords")
     return bool(page.get("Records")) or page.get("MillisBehindLatest", 0) > 0
 
+
+
+def pages_from_the_start(client, stream: str) -> Iterator[tuple[str, dict]]:
+    """(shard id, GetRecords response) for every page of every shard from TRIM_HORIZON to the
+    shard's current end: the whole stream, as a plain consumer reads it (benchmarks and tests; no
+    retries, a stream that is being written to is read up to where it was)."""
+    for shard in client.list_shards(StreamName=stream)["Shards"]:
+        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
+                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            page = client.get_records(ShardIterator=iterator, Limit=MAX_RECORDS_PER_CALL)
+            yield shard["ShardId"], page
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")
