@@ -23,8 +23,10 @@ a trending list). Then:
    source mapping (batch size 100, window 0, idle shards polled every `--poll-interval` s as AWS
    does once a second) invokes the handler. A click is visible when the PutItem of its shopper's
    real-time item, computed with that click, has returned (the handler records that moment).
-3. the streaming path (10-second trigger): `streaming_latency` is the hook for it (the streaming
-   job is the lead's); `--path streaming` says so until it is filled in.
+3. click produced -> visible, streaming path: stream_recommendations (both queries) at a
+   `--trigger` s trigger (10) on local[2], the producer as in 2.; a click is visible at the first
+   scan of the real-time table (every 0.5 s) that finds its shopper's item computed from an event
+   at least as new as the click (`event_time_ms`).
 """
 from __future__ import annotations
 
@@ -327,14 +329,83 @@ def lambda_latency(config, simulator: ClickstreamSimulator, rate: float, duratio
     }
 
 
-def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, duration_s: float) -> dict:
-    """Click produced -> visible through the Spark streaming job (10-second trigger).
+def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, duration_s: float,
+                      trigger_s: float = 10.0, poll_interval_s: float = 0.5) -> dict:
+    """Click produced -> visible through the Spark streaming job (stream_recommendations, both of
+    its queries running at a `trigger_s` trigger, local[2], starting at the stream's tip).
 
-    Hook for the streaming path: start the streaming job on `config` (its query writing the
-    real-time table through `RealtimeStore.refresh_from_state`), produce as `lambda_latency` does,
-    and take a click's visibility from the first real-time item of its shopper whose
-    `event_time_ms` reaches the click's time. Returns the same keys as `lambda_latency`."""
-    raise NotImplementedError("the streaming path's figure comes with the streaming job (pipelines/stream_clickstream.py)")
+    The producer sends as `lambda_latency` does (one PutRecord at a time, each click stamped with
+    its send time). The executors write the items, so the moment of a write is not at hand here:
+    a watcher scans the real-time table every `poll_interval_s` and a click is visible at the
+    first scan that finds its shopper's item computed from an event at least as new as the click
+    (`event_time_ms`). The figures are therefore late by up to one scan interval."""
+    from fashion_pipeline.clickstream.contract import parse_event_time
+    from fashion_pipeline.pipelines.stream_recommendations import start_queries
+    from fashion_pipeline.spark import build_spark
+
+    live = config.with_overrides({
+        "streaming.starting_position": "LATEST", "paths.lake_root": f"{config.paths.state_dir}/lake",
+        "spark.master": "local[2]", "spark.shuffle_partitions": 4, "spark.driver_memory": "3g",
+    })
+    spark = build_spark("bench_realtime_streaming", live)
+    queries, lists_writer, _ = start_queries(spark, live, trigger_s)
+    # The first micro-batch fixes where LATEST starts: produce only once it has run.
+    while not lists_writer.totals.batches and all(q.isActive for q in queries):
+        time.sleep(0.2)
+
+    produced: dict[str, tuple[float, str, int]] = {}  # event_id -> (sent at, shopper, event_time_ms)
+    visible: dict[str, float] = {}
+    dynamodb, table = aws_client("dynamodb", config), RealtimeSettings.from_config(config).tables.realtime
+    stop = threading.Event()
+
+    def watch() -> None:
+        scan = dynamodb.get_paginator("scan")
+        while not stop.is_set():
+            newest: dict[str, int] = {}
+            for page in scan.paginate(TableName=table, ProjectionExpression="user_id, event_time_ms"):
+                for item in page["Items"]:
+                    if "event_time_ms" in item:
+                        newest[item["user_id"]["S"]] = int(item["event_time_ms"]["N"])
+            seen_at = time.time()
+            for event_id, (_, shopper, event_ms) in list(produced.items()):
+                if event_id not in visible and newest.get(shopper, -1) >= event_ms:
+                    visible[event_id] = seen_at
+            stop.wait(poll_interval_s)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    kinesis = aws_client("kinesis", config)
+    stream = config.names.clickstream_stream
+    clicks = simulator.event_stream(datetime.now(timezone.utc), rate)
+    started = time.time()
+    n = 0
+    try:
+        while time.time() - started < duration_s:
+            due = started + n / rate
+            if due > time.time():
+                time.sleep(due - time.time())
+            event = stamped(next(clicks), datetime.now(timezone.utc))
+            data = event.to_json()
+            sent_at = time.time()
+            kinesis.put_record(StreamName=stream, Data=data, PartitionKey=event.partition_key)
+            event_ms = int(parse_event_time(json.loads(data)["event_time"]).timestamp() * 1000)
+            produced[event.event_id] = (sent_at, event.partition_key, event_ms)
+            n += 1
+        deadline = time.time() + 3 * trigger_s + 30
+        while time.time() < deadline and len(visible) < len(produced):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+        for query in queries:
+            query.stop()
+        spark.stop()
+    latencies = [visible[e] - sent for e, (sent, _, _) in produced.items() if e in visible]
+    return {
+        "events": len(produced), "visible": len(latencies), "rate": rate, "duration_s": duration_s,
+        "trigger_s": trigger_s, "scan_interval_s": poll_interval_s, "micro_batches": lists_writer.totals.batches,
+        "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95), "max_s": max(latencies),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of clicks for the latency run")
     parser.add_argument("--batches", type=int, default=60, help="100-record batches for the handler time")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="idle shard polling (AWS: 1 s)")
+    parser.add_argument("--trigger", type=float, default=10.0, help="streaming path: micro-batch interval (s)")
     parser.add_argument("--path", choices=["lambda", "streaming", "all"], default="lambda")
     parser.add_argument("--in-memory-only", action="store_true",
                         help="only the handler time with the in-memory DynamoDB stand-in (no moto, a minute)")
@@ -378,10 +450,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.rate, args.duration, args.poll_interval)
                 print(json.dumps(results["lambda_produced_to_visible"], indent=1), flush=True)
             if args.path in ("streaming", "all"):
-                try:
-                    results["streaming_produced_to_visible"] = streaming_latency(config, simulator, args.rate, args.duration)
-                except NotImplementedError as missing:
-                    results["streaming_produced_to_visible"] = f"not measured: {missing}"
+                results["streaming_produced_to_visible"] = streaming_latency(
+                    config, ClickstreamSimulator.from_config(config, seed=config.clickstream.seed + 2),
+                    args.rate, args.duration, args.trigger)
+                print(json.dumps(results["streaming_produced_to_visible"], indent=1), flush=True)
             print(json.dumps(results, indent=1))
         finally:
             service.down()
