@@ -67,6 +67,7 @@ def plain_consumer(config) -> tuple[float, dict]:
     from fashion_pipeline.aws import aws_client
     from fashion_pipeline.clickstream.contract import CLICK_EVENT_COLUMNS, parse_event_time
     from fashion_pipeline.clickstream.validation import click_reject_reason
+    from fashion_pipeline.streaming.kinesis_fetch import pages_from_the_start
     from fashion_pipeline.tables import ARTICLES_TABLE
 
     started = time.perf_counter()
@@ -74,33 +75,26 @@ def plain_consumer(config) -> tuple[float, dict]:
     stream = config.names.clickstream_stream
     known = set(pq.read_table(ARTICLES_TABLE.uri(config), columns=["article_id"]).column(0).to_pylist())
     seen, events, rejected, duplicates = set(), [], [], 0
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in page["Records"]:
-                data = record["Data"]
-                reason = click_reject_reason(data, config.clickstream.max_event_bytes, known)
-                if reason:
-                    rejected.append({"payload": data, "sequence_number": record["SequenceNumber"],
-                                     "partition_key": record["PartitionKey"],
-                                     "arrived_at": record["ApproximateArrivalTimestamp"], "_reject_reason": reason,
-                                     "arrival_date": record["ApproximateArrivalTimestamp"].date().isoformat()})
-                    continue
-                event = json.loads(data)
-                if event["event_id"] in seen:
-                    duplicates += 1
-                    continue
-                seen.add(event["event_id"])
-                moment = parse_event_time(event["event_time"])
-                events.append({**{c: event[c] for c in CLICK_EVENT_COLUMNS}, "event_time": moment,
-                               "partition_key": record["PartitionKey"], "sequence_number": record["SequenceNumber"],
-                               "arrived_at": record["ApproximateArrivalTimestamp"],
-                               "event_date": moment.date().isoformat(), "event_hour": moment.hour})
-            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = page["NextShardIterator"]
+    for _, page in pages_from_the_start(client, stream):
+        for record in page["Records"]:
+            data = record["Data"]
+            reason = click_reject_reason(data, config.clickstream.max_event_bytes, known)
+            if reason:
+                rejected.append({"payload": data, "sequence_number": record["SequenceNumber"],
+                                 "partition_key": record["PartitionKey"],
+                                 "arrived_at": record["ApproximateArrivalTimestamp"], "_reject_reason": reason,
+                                 "arrival_date": record["ApproximateArrivalTimestamp"].date().isoformat()})
+                continue
+            event = json.loads(data)
+            if event["event_id"] in seen:
+                duplicates += 1
+                continue
+            seen.add(event["event_id"])
+            moment = parse_event_time(event["event_time"])
+            events.append({**{c: event[c] for c in CLICK_EVENT_COLUMNS}, "event_time": moment,
+                           "partition_key": record["PartitionKey"], "sequence_number": record["SequenceNumber"],
+                           "arrived_at": record["ApproximateArrivalTimestamp"],
+                           "event_date": moment.date().isoformat(), "event_hour": moment.hour})
     lake = Path(config.paths.lake_root)
     if events:
         ds.write_dataset(pa.Table.from_pylist(events), lake / "plain" / "clickstream", format="parquet",
