@@ -301,20 +301,8 @@ def lambda_latency(config, simulator: ClickstreamSimulator, rate: float, duratio
     consumer = threading.Thread(target=lambda: mapping.run(stop=stop.is_set), daemon=True)
     consumer.start()
 
-    kinesis = aws_client("kinesis", config)
-    stream = config.names.clickstream_stream
-    clicks = simulator.event_stream(datetime.now(timezone.utc), rate)
-    started = time.time()
-    n = 0
-    while time.time() - started < duration_s:
-        due = started + n / rate
-        if due > time.time():
-            time.sleep(due - time.time())
-        event = stamped(next(clicks), datetime.now(timezone.utc))
-        sent_at = time.time()
-        kinesis.put_record(StreamName=stream, Data=event.to_json(), PartitionKey=event.partition_key)
+    for event, sent_at, _ in produce_paced(config, simulator, rate, duration_s):
         produced[event.event_id] = (sent_at, event.partition_key)
-        n += 1
     deadline = time.time() + 10 * poll_interval_s + 10
     while time.time() < deadline and len(visible) < len(produced):
         time.sleep(0.1)
@@ -327,6 +315,26 @@ def lambda_latency(config, simulator: ClickstreamSimulator, rate: float, duratio
         "poll_interval_s": poll_interval_s, "invocations": len(mapping.report.invocations),
         "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95), "max_s": max(latencies),
     }
+
+
+def produce_paced(config, simulator: ClickstreamSimulator, rate: float, duration_s: float):
+    """Yields (event, sent at, the JSON sent) for one PutRecord per click at `rate` clicks/s for
+    `duration_s`, each click stamped with its send time (both paths' producer)."""
+    kinesis = aws_client("kinesis", config)
+    stream = config.names.clickstream_stream
+    clicks = simulator.event_stream(datetime.now(timezone.utc), rate)
+    started = time.time()
+    n = 0
+    while time.time() - started < duration_s:
+        due = started + n / rate
+        if due > time.time():
+            time.sleep(due - time.time())
+        event = stamped(next(clicks), datetime.now(timezone.utc))
+        data = event.to_json()
+        sent_at = time.time()
+        kinesis.put_record(StreamName=stream, Data=data, PartitionKey=event.partition_key)
+        yield event, sent_at, data
+        n += 1
 
 
 def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, duration_s: float,
@@ -374,23 +382,10 @@ def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, dura
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    kinesis = aws_client("kinesis", config)
-    stream = config.names.clickstream_stream
-    clicks = simulator.event_stream(datetime.now(timezone.utc), rate)
-    started = time.time()
-    n = 0
     try:
-        while time.time() - started < duration_s:
-            due = started + n / rate
-            if due > time.time():
-                time.sleep(due - time.time())
-            event = stamped(next(clicks), datetime.now(timezone.utc))
-            data = event.to_json()
-            sent_at = time.time()
-            kinesis.put_record(StreamName=stream, Data=data, PartitionKey=event.partition_key)
+        for event, sent_at, data in produce_paced(config, simulator, rate, duration_s):
             event_ms = int(parse_event_time(json.loads(data)["event_time"]).timestamp() * 1000)
             produced[event.event_id] = (sent_at, event.partition_key, event_ms)
-            n += 1
         deadline = time.time() + 3 * trigger_s + 30
         while time.time() < deadline and len(visible) < len(produced):
             time.sleep(0.2)
