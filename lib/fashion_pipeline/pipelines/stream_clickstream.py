@@ -199,6 +199,7 @@ def run_stream_clickstream(
             query.awaitTermination()
     finally:
         query.stop()
+        reporter.wait_until_heard(query)
         spark.streams.removeListener(reporter)
     report = StreamReport(seconds=time.monotonic() - started)
     for progress in reporter.progress_of(query.id):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -122,6 +123,27 @@ class ProgressReporter(StreamingQueryListener):
 
     def progress_of(self, query_id) -> list[BatchProgress]:
         return list(self._by_query.get(str(query_id), []))
+
+    def wait_until_heard(self, query, timeout_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Wait until the report of the query's last batch has been handled: Spark delivers
+        progress to listeners asynchronously, after the batch, so a query that returned from
+        processAllAvailable or stop() may still have a report on its way. False on timeout."""
+        last = query.lastProgress
+        if not last:
+            return True
+        step_s = 0.1
+
+        def heard() -> bool:
+            return any(p.batch_id >= last["batchId"] for p in self.progress_of(query.id))
+
+        for _ in range(round(timeout_s / step_s)):
+            if heard():
+                return True
+            sleep(step_s)
+        if heard():
+            return True
+        log.warning("progress report of batch %s not heard within %.0f s", last["batchId"], timeout_s)
+        return False
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's names)
         pass
