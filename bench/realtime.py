@@ -350,6 +350,7 @@ def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, dura
     from fashion_pipeline.clickstream.contract import parse_event_time
     from fashion_pipeline.pipelines.stream_recommendations import start_queries
     from fashion_pipeline.spark import build_spark
+    from fashion_pipeline.streaming.lifecycle import stop_between_batches
 
     live = config.with_overrides({
         "streaming.starting_position": "LATEST", "paths.lake_root": f"{config.paths.state_dir}/lake",
@@ -398,8 +399,7 @@ def streaming_latency(config, simulator: ClickstreamSimulator, rate: float, dura
     finally:
         stop.set()
         watcher.join(timeout=30)
-        for query in queries:
-            query.stop()
+        stop_between_batches(queries)
         spark.stop()
     latencies = [visible[e] - sent for e, (sent, _, _) in produced.items() if e in visible]
     return {

@@ -178,6 +178,7 @@ def run_stream_clickstream(
 ) -> StreamReport:
     """Run the streaming job here: until stopped, for `batches` micro-batches, or until idle."""
     from fashion_pipeline.streaming import read_kinesis
+    from fashion_pipeline.streaming.lifecycle import stop_between_batches
     from fashion_pipeline.streaming.progress import ProgressReporter
     from fashion_pipeline.streaming.raw_stream import shard_lag_reader
 
@@ -197,10 +198,13 @@ def run_stream_clickstream(
                 query.awaitTermination(0.2)
         else:
             query.awaitTermination()
-    finally:
+    except BaseException:  # a failure or Ctrl-C: stop now, the checkpoint replays what was cut short
         query.stop()
-        reporter.wait_until_heard(query)
         spark.streams.removeListener(reporter)
+        raise
+    stop_between_batches([query])
+    reporter.wait_until_heard(query)
+    spark.streams.removeListener(reporter)
     report = StreamReport(seconds=time.monotonic() - started)
     for progress in reporter.progress_of(query.id):
         report.batches += 1

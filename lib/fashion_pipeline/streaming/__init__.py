@@ -22,6 +22,7 @@ _EXPORTS = {
     "ensure_stream_exists": "raw_stream",
     "kinesis_reader_options": "raw_stream",
     "read_kinesis": "raw_stream",
+    "stop_between_batches": "lifecycle",
 }
 __all__ = sorted(_EXPORTS)
 
