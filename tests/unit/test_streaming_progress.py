@@ -29,7 +29,6 @@ def _reporter(tmp_path):
 def test_waits_for_the_report_of_the_last_batch_then_it_is_on_disk(tmp_path):
     config, reporter = _reporter(tmp_path)
     reporter.onQueryProgress(_progress_event(0))
-    query = SimpleNamespace(id=QUERY_ID, lastProgress={"batchId": 1})
     sleeps = []
 
     def sleep(seconds):
@@ -37,16 +36,15 @@ def test_waits_for_the_report_of_the_last_batch_then_it_is_on_disk(tmp_path):
         if len(sleeps) == 3:  # the listener bus delivers batch 1 meanwhile
             reporter.onQueryProgress(_progress_event(1))
 
-    assert reporter.wait_until_heard(query, timeout_s=5, sleep=sleep)
+    assert reporter.wait_until_heard(QUERY_ID, 1, timeout_s=5, sleep=sleep)
     assert len(sleeps) == 3
     assert [p.batch_id for p in read_recent_progress(config, LocalStorage(), "job", last=10)] == [0, 1]
 
 
-def test_gives_up_after_the_timeout_and_a_query_without_batches_needs_no_wait(tmp_path):
+def test_gives_up_after_the_timeout_and_a_run_without_batches_needs_no_wait(tmp_path):
     _, reporter = _reporter(tmp_path)
     sleeps = []
-    assert not reporter.wait_until_heard(SimpleNamespace(id=QUERY_ID, lastProgress={"batchId": 4}),
-                                         timeout_s=1.0, sleep=sleeps.append)
+    assert not reporter.wait_until_heard(QUERY_ID, 4, timeout_s=1.0, sleep=sleeps.append)
     assert len(sleeps) == 10
-    assert reporter.wait_until_heard(SimpleNamespace(id=QUERY_ID, lastProgress=None), sleep=sleeps.append)
+    assert reporter.wait_until_heard(QUERY_ID, None, sleep=sleeps.append)
     assert len(sleeps) == 10

@@ -203,7 +203,7 @@ def run_stream_clickstream(
         spark.streams.removeListener(reporter)
         raise
     stop_between_batches([query])
-    reporter.wait_until_heard(query)
+    reporter.wait_until_heard(query.id, max(publisher.outcomes, default=None))
     spark.streams.removeListener(reporter)
     report = StreamReport(seconds=time.monotonic() - started)
     for progress in reporter.progress_of(query.id):

@@ -124,17 +124,19 @@ class ProgressReporter(StreamingQueryListener):
     def progress_of(self, query_id) -> list[BatchProgress]:
         return list(self._by_query.get(str(query_id), []))
 
-    def wait_until_heard(self, query, timeout_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> bool:
-        """Wait until the report of the query's last batch has been handled: Spark delivers
-        progress to listeners asynchronously, after the batch, so a query that returned from
-        processAllAvailable or stop() may still have a report on its way. False on timeout."""
-        last = query.lastProgress
-        if not last:
+    def wait_until_heard(self, query_id, batch_id: int | None, timeout_s: float = 60.0,
+                         sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Wait until the report of `batch_id` (the last batch this process ran; None: it ran none)
+        has been handled: Spark delivers progress to listeners asynchronously, after the batch, so a
+        query that returned from processAllAvailable or stop() may still have a report on its way.
+        (Not `query.lastProgress`: an idle query's carries the last batch of an earlier run, and
+        idle triggers reach listeners as onQueryIdle, without a progress.) False on timeout."""
+        if batch_id is None:
             return True
         step_s = 0.1
 
         def heard() -> bool:
-            return any(p.batch_id >= last["batchId"] for p in self.progress_of(query.id))
+            return any(p.batch_id >= batch_id for p in self.progress_of(query_id))
 
         for _ in range(round(timeout_s / step_s)):
             if heard():
@@ -142,7 +144,7 @@ class ProgressReporter(StreamingQueryListener):
             sleep(step_s)
         if heard():
             return True
-        log.warning("progress report of batch %s not heard within %.0f s", last["batchId"], timeout_s)
+        log.warning("progress report of batch %s not heard within %.0f s", batch_id, timeout_s)
         return False
 
     def onQueryStarted(self, event) -> None:  # noqa: N802 (Spark's names)
