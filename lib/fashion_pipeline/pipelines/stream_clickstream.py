@@ -178,7 +178,7 @@ def run_stream_clickstream(
 ) -> StreamReport:
     """Run the streaming job here: until stopped, for `batches` micro-batches, or until idle."""
     from fashion_pipeline.streaming import read_kinesis
-    from fashion_pipeline.streaming.lifecycle import stop_between_batches
+    from fashion_pipeline.streaming.lifecycle import run_queries
     from fashion_pipeline.streaming.progress import ProgressReporter
     from fashion_pipeline.streaming.raw_stream import shard_lag_reader
 
@@ -190,21 +190,12 @@ def run_stream_clickstream(
     spark.streams.addListener(reporter)
     trigger = trigger_seconds if trigger_seconds is not None else config.streaming.trigger_seconds
     query = start_clickstream_query(config, publisher, records_df, trigger)
+    batches_done = (lambda: len(reporter.progress_of(query.id)) >= batches) if batches is not None else None
     try:
-        if until_idle:
-            query.processAllAvailable()
-        elif batches is not None:
-            while len(reporter.progress_of(query.id)) < batches and query.isActive:
-                query.awaitTermination(0.2)
-        else:
-            query.awaitTermination()
-    except BaseException:  # a failure or Ctrl-C: stop now, the checkpoint replays what was cut short
-        query.stop()
+        run_queries([query], until_idle, batches_done)
+        reporter.wait_until_heard(query.id, max(publisher.outcomes, default=None))
+    finally:
         spark.streams.removeListener(reporter)
-        raise
-    stop_between_batches([query])
-    reporter.wait_until_heard(query.id, max(publisher.outcomes, default=None))
-    spark.streams.removeListener(reporter)
     report = StreamReport(seconds=time.monotonic() - started)
     for progress in reporter.progress_of(query.id):
         report.batches += 1

@@ -48,7 +48,7 @@ from fashion_pipeline.realtime.state import (
 from fashion_pipeline.realtime.store import write_trending
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
-from fashion_pipeline.streaming.lifecycle import stop_between_batches
+from fashion_pipeline.streaming.lifecycle import run_queries
 from fashion_pipeline.tables import CLICKSTREAM_TABLE, TRENDING_ARTICLES_TABLE, staging_uri
 from fashion_pipeline.transforms.clickstream import EVENT, flag_click_records
 from fashion_pipeline.transforms.trending import (
@@ -229,20 +229,8 @@ def run_stream_recommendations(
     ensure_realtime_tables(settings.client(), settings)
     trigger = trigger_seconds if trigger_seconds is not None else config.streaming.trigger_seconds
     queries, lists_writer, publisher = start_queries(spark, config, trigger)
-    try:
-        if until_idle:
-            for query in queries:
-                query.processAllAvailable()
-        elif batches is not None:
-            while lists_writer.totals.batches < batches and all(q.isActive for q in queries):
-                time.sleep(0.2)
-        else:
-            spark.streams.awaitAnyTermination()
-    except BaseException:  # a failure or Ctrl-C: stop now, the checkpoint replays what was cut short
-        for query in queries:
-            query.stop()
-        raise
-    stop_between_batches(queries)
+    run_queries(queries, until_idle,
+                (lambda: lists_writer.totals.batches >= batches) if batches is not None else None)
     return StreamRecommendationsReport(
         batches=lists_writer.totals.batches, shoppers_by_status=dict(lists_writer.totals.shoppers_by_status),
         trending_windows=publisher.totals.windows, last_trending_window_end=publisher.totals.last_window_end,
