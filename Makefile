@@ -33,7 +33,7 @@ venv: $(STAMP) spark-conf
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python -m pip install -q -e ".[local,airflow,dev,bench]"
 	touch $(STAMP)
 
 # The venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark) reads conf/spark, so a plain

@@ -31,9 +31,10 @@ setup(
     include_package_data=True,
     package_data={"fashion_pipeline": ["sql/**/*.sql", "ddl/*.sql"]},
     cmdclass={"build_py": BuildWithConf},
+    # What a node needs on top of what EMR provides. The EMR bootstrap installs exactly this list,
+    # pinned by emr/bootstrap/constraints.txt (tests/unit/test_packaging.py keeps the two in step).
+    # pyspark is not in it: EMR brings Spark (and its pyspark); locally it is the `local` extra.
     install_requires=[
-        # EMR emr-spark-8.0.0 runs Spark 4.0.2: local runs must match the cluster.
-        "pyspark>=4.0.2,<4.1",
         "pyarrow>=15",
         # EMR ships pandas 2.x; pandas 3 changes string dtypes under us.
         "pandas>=2.0,<3",
@@ -49,9 +50,21 @@ setup(
         # The real-time Lambda's partial batch responses; pure Python, bundled into its zip by
         # `fashion lambda package` (3.x works against moto, PLATFORM.md).
         "aws-lambda-powertools>=3.0,<4",
+        # data_quality parses the Athena SQL files (the rules' single source) to run them on Spark.
+        "sqlglot>=25",
     ],
     extras_require={
+        # EMR emr-spark-8.0.0 runs Spark 4.0.2: local runs must match the cluster.
+        "local": ["pyspark>=4.0.2,<4.1"],
+        # The DAGs run on MWAA (Airflow 3); locally `fashion airflow test` runs them with dag.test().
+        "airflow": [
+            "apache-airflow>=3.3,<3.4",
+            "apache-airflow-providers-amazon>=9.30",
+            "apache-airflow-providers-slack>=9.0",
+        ],
         "dev": [
+            "cfn-lint>=1.50",
+            "parliament>=1.6",
             "pytest>=8",
             "pytest-timeout>=2.3",
             "chispa>=0.10",
