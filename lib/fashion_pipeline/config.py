@@ -27,6 +27,10 @@ PATH_SHORTCUTS = {
     "FASHION_LAKE_ROOT": ("paths", "lake_root"),
     "FASHION_STATE_DIR": ("paths", "state_dir"),
 }
+# Stands in for an unset required variable until the overrides have had their say.
+# (printable: YAML refuses control characters).
+_UNSET_MARK = "@@unset@@"
+_PATHS_ONLY_SOME_COMMANDS_NEED = {"paths.deploy_root", "paths.logs_root", "paths.athena_results_root"}
 _PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -44,6 +48,10 @@ class PathsConfig(_Section):
     raw_root: str
     lake_root: str
     state_dir: str
+    # Deployed code and its release manifest (`fashion deploy`), EMR's logs, Athena's results.
+    deploy_root: str | None = None
+    logs_root: str | None = None
+    athena_results_root: str | None = None
 
     def lake(self, *parts: str) -> str:
         return join_uri(self.lake_root, *parts)
@@ -316,6 +324,44 @@ class RealtimeConfig(_Section):
         return self
 
 
+class EmrConfig(_Section):
+    """The nightly cluster (RunJobFlow), built by orchestration.steps for the DAG and `fashion emr`.
+
+    Roles, subnets and bucket come from the infrastructure stack (infra/), never from code."""
+
+    release_label: str = "emr-spark-8.0.0"
+    cluster_name: str = "fashion-nightly"
+    service_role: str = "fashion-emr-service"
+    instance_profile: str = "fashion-emr-instance"
+    subnet_ids: list[str] = []
+    # RunJobFlow's Instances.InstanceFleets and Configurations, as AWS spells them.
+    instance_fleets: list[dict[str, Any]] = []
+    configurations: list[dict[str, Any]] = []
+    # A safety net, not the plan: the DAG terminates the cluster; this catches a DAG that cannot.
+    idle_timeout_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    step_timeout_s: int = Field(3 * 3600, ge=60)
+    tags: dict[str, str] = {"project": "fashion-pipeline"}
+
+
+class OrchestrationConfig(_Section):
+    """How the Airflow DAGs behave (dags/): retries, waiting, alerts, Athena."""
+
+    retries: int = Field(2, ge=0)
+    retry_delay_s: int = Field(300, ge=0)
+    max_retry_delay_s: int = Field(1800, ge=0)
+    # The whole night must be done within this long after its run was queued (an Airflow 3
+    # deadline alert: it posts to Slack, it does not stop the run).
+    deadline_minutes: int = Field(180, ge=1)
+    step_poke_interval_s: float = Field(60.0, gt=0)
+    slack_conn_id: str = "slack_alerts"
+    aws_conn_id: str = "aws_default"
+    athena_workgroup: str = "fashion-pipeline"
+    # clickstream_5min: the streaming job is unhealthy when Kinesis' iterator age passes this, or
+    # when its last batch is older than this.
+    stream_max_lag_s: int = Field(900, ge=1)
+    stream_max_batch_age_s: int = Field(900, ge=1)
+
+
 class Config(_Section):
     env: str
     paths: PathsConfig
@@ -331,6 +377,8 @@ class Config(_Section):
     clickstream: ClickstreamConfig
     streaming: StreamingConfig = StreamingConfig()
     realtime: RealtimeConfig = RealtimeConfig()
+    emr: EmrConfig = EmrConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
         """A copy with dotted-key overrides applied, validated like the file itself."""
@@ -372,13 +420,16 @@ def load_config(
     if not conf_file.is_file():
         known = sorted(p.stem for p in conf_dir.glob("*.yaml"))
         raise ConfigError(f"no configuration for env {env!r}: {conf_file} missing (known: {known})")
-    raw_text = _expand_placeholders(conf_file.read_text(encoding="utf-8"), environ, conf_file)
+    raw_text = _expand_placeholders(conf_file.read_text(encoding="utf-8"), environ)
     data = yaml.safe_load(raw_text) or {}
     for variable, dotted_key in _environment_overrides(environ):
         _set_dotted(data, dotted_key, environ[variable])
     for dotted_key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted_key, value)
+    # A required variable is missing only if a value that needs it survived the overrides:
+    # `--lake-root s3://b/lake --raw-root s3://b/raw` runs conf/emr.yaml without FASHION_BUCKET.
+    _refuse_unset_variables(data, conf_file)
     _resolve_local_paths(data, base=conf_dir.parent)
     return _validate(data, source=str(conf_file))
 
@@ -393,16 +444,33 @@ def _validate(data: dict, source: str) -> Config:
         raise ConfigError(f"invalid configuration from {source}: {problems}") from None
 
 
-def _expand_placeholders(text: str, environ: Mapping[str, str], source: Path) -> str:
+def _expand_placeholders(text: str, environ: Mapping[str, str]) -> str:
     def replace(match: re.Match) -> str:
         name, default = match.group("name"), match.group("default")
         if name in environ and environ[name] != "":
             return environ[name]
         if default is not None:
             return default
-        raise ConfigError(f"{source}: environment variable {name} is required and not set")
+        return f"{_UNSET_MARK}{name}{_UNSET_MARK}"
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def _refuse_unset_variables(data: Any, source: Path, key: str = "") -> None:
+    if isinstance(data, dict):
+        for child_key, value in list(data.items()):
+            child = f"{key}.{child_key}" if key else str(child_key)
+            if child in _PATHS_ONLY_SOME_COMMANDS_NEED and isinstance(value, str) and _UNSET_MARK in value:
+                data[child_key] = None  # deploy and the DAGs say what is missing when they need it
+                continue
+            _refuse_unset_variables(value, source, child)
+    elif isinstance(data, list):
+        for value in data:
+            _refuse_unset_variables(value, source, key)
+    elif isinstance(data, str) and _UNSET_MARK in data:
+        variable = data.split(_UNSET_MARK)[1]
+        raise ConfigError(f"{source}: environment variable {variable} is required and not set "
+                          f"(it fills {key}; set {variable}, or override {key})")
 
 
 def _environment_overrides(environ: Mapping[str, str]):

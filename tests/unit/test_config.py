@@ -20,6 +20,14 @@ def test_emr_config_needs_the_bucket_from_the_environment():
     assert config.aws.endpoint_url is None and config.aws.region == "eu-north-1"
 
 
+def test_overrides_stand_in_for_a_missing_variable_and_the_error_names_what_needs_it():
+    with pytest.raises(ConfigError, match=r"FASHION_BUCKET is required and not set \(it fills paths.raw_root"):
+        load_config("emr", environ={}, overrides={"paths.lake_root": "s3://b/lake"})
+    config = load_config("emr", environ={"FASHION_LAKE_ROOT": "s3://b/lake"},
+                         overrides={"paths.raw_root": "s3://b/raw"})
+    assert (config.paths.raw_root, config.paths.lake_root) == ("s3://b/raw", "s3://b/lake")
+
+
 def test_precedence_file_then_environment_then_explicit_overrides():
     environ = {"FASHION_LAKE_ROOT": "/from/env", "FASHION__SPARK__SHUFFLE_PARTITIONS": "3", "FASHION_MOTO_PORT": "6000"}
     config = load_config("local", environ=environ)
