@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fashion_pipeline.config import join_uri
 from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.landing_manifest import ManifestEntry, hm_root, manifest_prefix, read_manifest  # noqa: F401
 from fashion_pipeline.schemas import HM_TABLES_BY_FILE, TableSpec
 from fashion_pipeline.storage import Storage
 
@@ -24,17 +25,6 @@ SHORT_HASH = 12
 
 class LandingError(PipelineError, ValueError):
     """A file cannot be landed: unknown name, wrong header, nothing to land."""
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    table: str
-    source_name: str
-    sha256: str
-    bytes: int
-    ingest_date: str
-    landed_at: str
-    uri: str
 
 
 @dataclass(frozen=True)
@@ -51,14 +41,6 @@ class LandingOutcome:
             f"skipped  {self.table:<13} same content already landed on "
             f"{self.entry.ingest_date} ({self.entry.uri})"
         )
-
-
-def hm_root(raw_root: str) -> str:
-    return join_uri(raw_root, "hm")
-
-
-def manifest_prefix(raw_root: str, table: str) -> str:
-    return join_uri(hm_root(raw_root), "_manifest", table)
 
 
 def land_directory(source_dir: Path, raw_root: str, ingest_date: date, storage: Storage) -> list[LandingOutcome]:
@@ -95,14 +77,6 @@ def land_file(path: Path, spec: TableSpec, raw_root: str, ingest_date: date, sto
     )
     storage.write_text(manifest_uri, json.dumps(asdict(entry), indent=2))
     return LandingOutcome(spec.name, str(path), landed=True, entry=entry)
-
-
-def read_manifest(raw_root: str, table: str, storage: Storage) -> list[ManifestEntry]:
-    entries = [
-        ManifestEntry(**json.loads(storage.read_text(uri)))
-        for uri in storage.list_files(manifest_prefix(raw_root, table), suffix=".json")
-    ]
-    return sorted(entries, key=lambda e: (e.ingest_date, e.landed_at, e.sha256))
 
 
 def check_header(path: Path, spec: TableSpec) -> None:

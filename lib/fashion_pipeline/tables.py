@@ -17,6 +17,7 @@ from fashion_pipeline.config import Config
 from fashion_pipeline.dataset import HM_FIRST_DAY
 from fashion_pipeline.errors import MissingInputError
 from fashion_pipeline.lake import read_table
+from fashion_pipeline.lake_paths import reports_uri, staging_uri  # noqa: F401 (their home before lake_paths)
 from fashion_pipeline.lakefs import path_exists
 from fashion_pipeline.schemas import (
     ARTICLES,
@@ -158,16 +159,6 @@ def hm_table(spec: TableSpec) -> LakeTable:
 
 def hm_quarantine_table(spec: TableSpec) -> LakeTable:
     return LAKE_TABLES_BY_NAME[f"{spec.name}_quarantine"]
-
-
-def reports_uri(config: Config, job: str, *parts: str) -> str:
-    """Where a job's run reports go: `_reports/<job>/...`."""
-    return config.paths.lake("_reports", job, *parts)
-
-
-def staging_uri(config: Config, job: str, *parts: str) -> str:
-    """A job's private working copy, removed when the run publishes: `_staging/<job>/...`."""
-    return config.paths.lake("_staging", job, *parts)
 
 
 def read_lake_table(spark: SparkSession, config: Config, table: LakeTable) -> DataFrame:

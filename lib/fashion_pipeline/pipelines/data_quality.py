@@ -19,14 +19,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config
-from fashion_pipeline.errors import MissingInputError, PipelineError
+from fashion_pipeline.errors import MissingInputError
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.lakefs import path_exists
 from fashion_pipeline.pipelines.extract_rds import changed_orders_sql, changed_predicate, extract_report_uri
 from fashion_pipeline.quality.alerts import post_slack_alert, slack_webhook_url
-from fashion_pipeline.quality.checks import (
+from fashion_pipeline.quality.checks import (  # noqa: F401 (DataQualityFailure: callers import it from here)
     CheckResult,
+    DataQualityFailure,
     athena_to_spark,
     load_sql_checks,
 )
@@ -42,10 +43,6 @@ REPORTS = "dq"
 RUN_DATE_HELP = "YYYY-MM-DD: the day whose data to check"
 RECONCILIATION = "reconcile_with_source"
 log = logging.getLogger(__name__)
-
-
-class DataQualityFailure(PipelineError):
-    """A blocking check failed."""
 
 
 @dataclass

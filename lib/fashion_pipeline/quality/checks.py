@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 
+from fashion_pipeline.errors import PipelineError
+
 SQL_PACKAGE_DIR = "sql/dq"
 _HEADER = re.compile(r"^--\s*(check|blocking|description):\s*(.+?)\s*$", re.MULTILINE)
+
+
+class DataQualityFailure(PipelineError):
+    """A blocking check failed."""
 
 
 @dataclass(frozen=True)
