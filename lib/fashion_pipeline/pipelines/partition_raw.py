@@ -8,7 +8,6 @@ transactions), so running twice leaves the same lake as running once.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from fashion_pipeline.config import Config
 from fashion_pipeline.errors import MissingInputError, ReconciliationError
 from fashion_pipeline.lake import read_raw_csv, read_table, write_table
 from fashion_pipeline.landing import ManifestEntry, read_manifest
+from fashion_pipeline.orchestration.raw_inputs import inputs_fingerprint
 from fashion_pipeline.schemas import (
     ARTICLES,
     CUSTOMERS,
@@ -227,8 +227,8 @@ def _latest_snapshot(raw_root: str, spec: TableSpec, storage: Storage) -> list[M
 
 
 def _fingerprint(report: PartitionRawReport) -> str:
-    inputs = sorted(uri for table in report.tables for uri in table.inputs)
-    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
+    # orchestration.raw_inputs finds new landings by this name: one definition for both.
+    return inputs_fingerprint(uri for table in report.tables for uri in table.inputs)
 
 
 def _now() -> str:
