@@ -71,7 +71,7 @@ class PublishedArtifact:
     uploaded: bool
 
     def line(self) -> str:
-        return f"{'uploaded' if self.uploaded else 'unchanged':<10} {self.artifact.name:<28} {self.uri}"
+        return f"{'uploaded' if self.uploaded else 'unchanged':<10} {self.artifact.name:<30} {self.uri}"
 
 
 @dataclass(frozen=True)
