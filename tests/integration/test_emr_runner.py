@@ -1,19 +1,21 @@
 """`fashion emr run` and `fashion emr status` against moto's EMR, in this process so the test can
 move steps along (moto never does): ScriptedEmr plays each job's planned states, one per poll,
 and its clock advances with the runner's sleeps, so durations are exact."""
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from fashion_pipeline.aws import aws_client
 from fashion_pipeline.cli import build_parser, main
+from fashion_pipeline.landing import land_directory
 from fashion_pipeline.orchestration.commands import cmd_emr_run
 from fashion_pipeline.orchestration.emr_runner import TERMINAL_STEP_STATES, cluster_status_lines
 from fashion_pipeline.orchestration.release import Release, release_manifest_uri
 from fashion_pipeline.orchestration.steps import NIGHTLY_JOB_NAMES, emr_step, nightly_job, run_job_flow_request
 from fashion_pipeline.services import free_port
 from fashion_pipeline.storage import storage_for
+from tests.handmade import transaction_line, write_hm_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "fashion-emr-tests"
@@ -151,6 +153,20 @@ def test_failed_step_stops_its_dependants_only_and_the_created_cluster_is_termin
     assert "daily_aggregates SKIPPED: extract_rds did not complete" in out
     assert "data_quality SKIPPED: extract_rds, daily_aggregates did not complete" in out
     assert out[-1] == f"nightly run {RUN_DATE} on {cluster_id}: did not complete: extract_rds, daily_aggregates, data_quality"
+
+
+def test_partition_raw_runs_when_raw_files_are_pending_unless_told_not_to(emr_config, tmp_path, capsys):
+    land_directory(write_hm_files(tmp_path / "landed", [transaction_line()]), emr_config.paths.raw_root,
+                   date(2020, 9, 22), storage_for(emr_config))
+    scripted = ScriptedEmr(emr_config)
+    assert _run(emr_config, scripted, "--create", "--without-partition-raw") == 0
+    assert "partition_raw NOT_NEEDED: --without-partition-raw" in capsys.readouterr().out
+    assert "partition_raw" not in [step.name for step in scripted.steps()]
+
+    _emr_backend(emr_config).reset()
+    scripted = ScriptedEmr(emr_config)
+    assert _run(emr_config, scripted, "--create") == 0
+    assert [step.name for step in scripted.steps()] == list(NIGHTLY_JOB_NAMES)
 
 
 def test_ctrl_c_terminates_a_created_cluster(emr_config, capsys):

@@ -107,7 +107,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_emr_run(args: argparse.Namespace, **injected) -> int:
     """`injected`: sleep and clock for tests; the command line passes none."""
     from fashion_pipeline.aws import aws_client
-    from fashion_pipeline.orchestration.emr_runner import run_nightly
+    from fashion_pipeline.orchestration.emr_runner import NO_RAW_PENDING, run_nightly
     from fashion_pipeline.orchestration.raw_inputs import raw_files_pending
     from fashion_pipeline.orchestration.release import read_release
     from fashion_pipeline.storage import storage_for
@@ -118,10 +118,12 @@ def cmd_emr_run(args: argparse.Namespace, **injected) -> int:
     run_partition_raw = args.partition_raw
     if run_partition_raw is None:
         run_partition_raw = raw_files_pending(config, storage)
+    why_no_partition_raw = NO_RAW_PENDING if args.partition_raw is None else "--without-partition-raw"
     poll_s = args.poll_seconds or config.orchestration.step_poke_interval_s
     try:
         result = run_nightly(aws_client("emr", config), config, release, args.run_date, cluster_id=args.cluster_id,
-                             run_partition_raw=run_partition_raw, poll_s=poll_s, **injected)
+                             run_partition_raw=run_partition_raw, why_no_partition_raw=why_no_partition_raw,
+                             poll_s=poll_s, **injected)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         return 130

@@ -33,6 +33,7 @@ ACTIVE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
 # Our own outcomes for jobs that got no step.
 NOT_NEEDED = "NOT_NEEDED"
 SKIPPED = "SKIPPED"
+NO_RAW_PENDING = "no raw files landed since its last run"
 
 Output = Callable[[str], None]
 
@@ -121,7 +122,8 @@ def wait_for_step(emr, config: Config, cluster_id: str, step_id: str, job: str, 
 
 def run_nightly(emr, config: Config, release: Release, run_date: date | str, *, cluster_id: str | None,
                 run_partition_raw: bool, poll_s: float, sleep: Callable[[float], None] = time.sleep,
-                clock: Callable[[], float] = time.monotonic, out: Output = print) -> NightlyRunResult:
+                clock: Callable[[], float] = time.monotonic, out: Output = print,
+                why_no_partition_raw: str = NO_RAW_PENDING) -> NightlyRunResult:
     """Submit the nightly jobs to `cluster_id`, or to a cluster created for this run (None) and
     terminated when the run ends, however it ends (a failure, an error, Ctrl-C)."""
     created = cluster_id is None
@@ -137,8 +139,9 @@ def run_nightly(emr, config: Config, release: Release, run_date: date | str, *, 
 
     result = NightlyRunResult(cluster_id)
     try:
-        _run_jobs(emr, config, release, run_date, result, run_partition_raw=run_partition_raw, created=created,
-                  poll_s=poll_s, sleep=sleep, clock=clock, out=out)
+        _run_jobs(emr, config, release, run_date, result, run_partition_raw=run_partition_raw,
+                  why_no_partition_raw=why_no_partition_raw, created=created, poll_s=poll_s, sleep=sleep,
+                  clock=clock, out=out)
     finally:
         if created:
             result.left_running = not _terminate(emr, cluster_id, out)
@@ -146,13 +149,13 @@ def run_nightly(emr, config: Config, release: Release, run_date: date | str, *, 
 
 
 def _run_jobs(emr, config: Config, release: Release, run_date, result: NightlyRunResult, *, run_partition_raw: bool,
-              created: bool, poll_s: float, sleep, clock, out: Output) -> None:
+              why_no_partition_raw: str, created: bool, poll_s: float, sleep, clock, out: Output) -> None:
     by_job: dict[str, JobOutcome] = {}
     cluster_gone = ""
     for job in NIGHTLY_JOBS:
         blocked = [name for name in job.upstream if not by_job[name].lets_dependants_run]
         if job.only_when_raw_landed and not run_partition_raw:
-            outcome = JobOutcome(job.name, NOT_NEEDED, reason="no raw files landed since its last run")
+            outcome = JobOutcome(job.name, NOT_NEEDED, reason=why_no_partition_raw)
         elif cluster_gone:
             outcome = JobOutcome(job.name, SKIPPED, reason=cluster_gone)
         elif blocked:
