@@ -40,8 +40,11 @@ def _emr_backend(config):
 class ScriptedEmr:
     """What EMR would do between two polls: each unfinished step takes its job's next planned state."""
 
-    def __init__(self, config, plans=None, reasons=None, interrupt_on_sleep: int | None = None):
+    def __init__(self, config, plans=None, reasons=None, interrupt_on_sleep: int | None = None,
+                 cluster_fails_with: str | None = None):
         self.backend = _emr_backend(config)
+        # A bootstrap failure: EMR terminates the cluster and cancels its steps.
+        self.cluster_fails_with = cluster_fails_with
         self.plans = {job: list(states) for job, states in (plans or {}).items()}
         self.reasons = reasons or {}
         self.interrupt_on_sleep = interrupt_on_sleep
@@ -65,6 +68,8 @@ class ScriptedEmr:
                 step.state = plan.pop(0)
                 if step.state == "FAILED":
                     step.last_state_change_reason = self.reasons.get(step.name, "")
+                if step.state == "CANCELLED" and self.cluster_fails_with:
+                    cluster.state, cluster.last_state_change_reason = "TERMINATED_WITH_ERRORS", self.cluster_fails_with
 
     def steps(self):
         (cluster,) = self.backend.clusters.values()
@@ -167,6 +172,17 @@ def test_partition_raw_runs_when_raw_files_are_pending_unless_told_not_to(emr_co
     scripted = ScriptedEmr(emr_config)
     assert _run(emr_config, scripted, "--create") == 0
     assert [step.name for step in scripted.steps()] == list(NIGHTLY_JOB_NAMES)
+
+
+def test_a_cluster_that_dies_gets_no_more_steps(emr_config, capsys):
+    failure = "On the master instance (i-0abc), bootstrap action 1 returned a non-zero return code"
+    scripted = ScriptedEmr(emr_config, plans={"extract_rds": ["CANCELLED"]}, cluster_fails_with=failure)
+    assert _run(emr_config, scripted, "--create") == 1
+    out = capsys.readouterr().out.splitlines()
+    cluster_id = next(iter(scripted.backend.clusters))
+    assert [step.name for step in scripted.steps()] == ["extract_rds"]
+    assert f"cluster {cluster_id} is TERMINATED_WITH_ERRORS: {failure}" in out
+    assert f"train_als SKIPPED: cluster {cluster_id} is TERMINATED_WITH_ERRORS: {failure}" in out
 
 
 def test_ctrl_c_terminates_a_created_cluster(emr_config, capsys):
