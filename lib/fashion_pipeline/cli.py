@@ -69,7 +69,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fashion_pipeline.clickstream.commands import add_clicks_commands
-    from fashion_pipeline.orchestration.commands import add_airflow_commands
+    from fashion_pipeline.orchestration.commands import add_airflow_commands, add_deploy_commands, add_emr_commands
     from fashion_pipeline.realtime.commands import add_lambda_commands, add_realtime_commands
     from fashion_pipeline.recs.commands import add_recs_commands
     from fashion_pipeline.store.commands import add_store_commands
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_realtime_commands(commands)
     add_lambda_commands(commands)
     add_airflow_commands(commands)
+    add_deploy_commands(commands)
+    add_emr_commands(commands)
 
     demo = commands.add_parser("demo", help="the whole pipeline end to end on the embedded stack")
     demo.add_argument("--scale", choices=SCALE_CHOICES, default="small")

@@ -14,7 +14,7 @@ import importlib
 import logging
 from datetime import date
 from types import ModuleType
-from typing import Any
+from typing import Any, Mapping
 
 from fashion_pipeline.config import Config, ConfigError, load_config
 from fashion_pipeline.errors import run_reporting_failures
@@ -62,14 +62,15 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
+    """`environ`: the variables conf/<env>.yaml's placeholders read (default: this process's)."""
     overrides: dict[str, Any] = {"paths.raw_root": args.raw_root, "paths.lake_root": args.lake_root}
     for assignment in args.set:
         key, sep, value = assignment.partition("=")
         if not sep:
             raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {assignment!r}")
         overrides[key] = value
-    return load_config(env=args.env, overrides=overrides)
+    return load_config(env=args.env, overrides=overrides, environ=environ)
 
 
 def iso_date(text: str) -> date:

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-from fashion_pipeline.config import PROJECT_ROOT, Config, is_remote
+from fashion_pipeline.config import PROJECT_ROOT, Config, is_remote, join_uri
 from fashion_pipeline.orchestration.release import BOOTSTRAP, CONSTRAINTS, JDBC_JAR, WHEEL, Release
 
 
@@ -132,3 +132,11 @@ def _bucket_of(uri: str) -> str | None:
     if not is_remote(uri):
         return None
     return urlparse(uri).netloc or None
+
+
+def step_log_uri(config: Config, cluster_id: str, step_id: str) -> str | None:
+    """Where EMR puts a step's controller log, stdout and stderr (under the cluster's LogUri, which
+    run_job_flow_request sets from paths.logs_root); None when no logs root is configured."""
+    if not config.paths.logs_root:
+        return None
+    return join_uri(config.paths.logs_root, cluster_id, "steps", step_id) + "/"

@@ -227,6 +227,7 @@ def _latest_snapshot(raw_root: str, spec: TableSpec, storage: Storage) -> list[M
 
 
 def _fingerprint(report: PartitionRawReport) -> str:
+    # orchestration.raw_inputs finds new landings by this name: one definition for both.
     return inputs_fingerprint(uri for table in report.tables for uri in table.inputs)
 
 
