@@ -254,6 +254,23 @@ class StreamingConfig(_Section):
         return self
 
 
+class CompactionConfig(_Section):
+    """compact_clickstream: the previous hours' small streaming files rewritten as a few large ones,
+    swapped in through each hour's manifest (pipelines/compact_clickstream.py)."""
+
+    # An hour is closed (compacted) this long after its end; null: streaming.watermark_delay_s +
+    # clickstream.late_minutes, the time after which its batches stop being expected. A batch that
+    # is later still is kept visible beside the compacted files and joins them at the next run.
+    close_after_s: int | None = Field(None, ge=0)
+    # How far back a run looks for closed hours to compact and replaced files to delete.
+    lookback_hours: int = Field(48, ge=1)
+    # Replaced files stay this long after the manifest that replaced them: longer than any query
+    # (Athena's limit is 30 min by default) or any cached Spark plan that may still read them.
+    grace_period_s: int = Field(7200, ge=0)
+    # Size of a compacted file; an hour is written as ceil(bytes / target) files.
+    target_file_mb: int = Field(128, ge=1)
+
+
 LAMBDA_MAX_BATCHING_WINDOW_S = 300
 KINESIS_ESM_MAX_BATCH_SIZE = 10_000
 
@@ -376,6 +393,7 @@ class Config(_Section):
     analytics: AnalyticsConfig
     clickstream: ClickstreamConfig
     streaming: StreamingConfig = StreamingConfig()
+    compaction: CompactionConfig = CompactionConfig()
     realtime: RealtimeConfig = RealtimeConfig()
     emr: EmrConfig = EmrConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()

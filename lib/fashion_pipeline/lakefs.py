@@ -87,3 +87,12 @@ def publish_files(spark: SparkSession, staged_uri: str, table_uri: str, name: st
             _rename(filesystem, jvm_path(source), target)
             published.append(target.toString())
     return published
+
+
+def total_size(spark: SparkSession, uris: list[str]) -> int:
+    """Bytes of the given files together (a listing's lengths, no file is opened)."""
+    total = 0
+    for uri in uris:
+        filesystem, path = _filesystem_and_path(spark, uri)
+        total += int(filesystem.getFileStatus(path).getLen())
+    return total

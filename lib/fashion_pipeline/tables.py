@@ -9,6 +9,8 @@ and `_staging/`, one folder per job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
@@ -16,6 +18,7 @@ from pyspark.sql.types import StructField, StructType
 from fashion_pipeline.config import Config
 from fashion_pipeline.dataset import HM_FIRST_DAY
 from fashion_pipeline.errors import MissingInputError
+from fashion_pipeline.hour_manifest import visible_files
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.lake_paths import reports_uri, staging_uri  # noqa: F401 (their home before lake_paths)
 from fashion_pipeline.lakefs import path_exists
@@ -167,4 +170,21 @@ def read_lake_table(spark: SparkSession, config: Config, table: LakeTable) -> Da
     uri = table.uri(config)
     if not path_exists(spark, uri):
         raise MissingInputError(f"the {table.name} table has not been written yet ({uri}): run `{table.written_by}` first")
+    if table is CLICKSTREAM_TABLE:
+        return read_clickstream(spark, config)
     return read_table(spark, uri, table.schema)
+
+
+def read_clickstream(spark: SparkSession, config: Config, event_dates: Iterable[date] | None = None,
+                     storage=None) -> DataFrame:
+    """The clickstream table (or the given days of it) as its hour manifests define it: the files
+    of `hour_manifest.visible_files`, never a listing of the folders, so a compaction in progress
+    shows no event twice and none missing. Empty when nothing has been written."""
+    from fashion_pipeline.storage import storage_for
+
+    table_uri = CLICKSTREAM_TABLE.uri(config)
+    files = visible_files(storage or storage_for(config), table_uri, event_dates)
+    if not files:
+        return spark.createDataFrame([], CLICKSTREAM_TABLE.schema)
+    # basePath: the partition columns come from `event_date=/event_hour=` above `_compacted/g<N>/` too.
+    return spark.read.schema(CLICKSTREAM_TABLE.schema).option("basePath", table_uri).parquet(*files)

@@ -30,6 +30,13 @@ def test_sync_creates_then_updates_tables_matching_the_schemas(aws_config):
     assert items["unit_price"] == "decimal(10,2)" and items["line_amount"] == "decimal(20,2)"
     assert tables["transactions"]["Parameters"]["projection.year_month.interval.unit"] == "MONTHS"
     assert tables["articles"]["PartitionKeys"] == []
+    # The compacted clickstream is read through each hour's symlink manifest, never by listing.
+    clicks = tables["clickstream"]
+    assert clicks["StorageDescriptor"]["InputFormat"] == "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+    assert clicks["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert clicks["Parameters"]["storage.location.template"] == (
+        aws_config.paths.lake("curated/clickstream/_symlink") + "/event_date=${event_date}/event_hour=${event_hour}")
+    assert orders["StorageDescriptor"]["InputFormat"].endswith("MapredParquetInputFormat")
 
 
 def _hive_text(type_text: str) -> str:
@@ -68,7 +75,8 @@ def test_athena_ddl_declares_every_table_as_the_registry_does(config):
         assert declared["database"] == "fashion_lake"
         assert declared["columns"] == [(f.name, _hive(f.dataType)) for f in table.data_fields], table.name
         assert declared["partitions"] == [(f.name, _hive(f.dataType)) for f in table.partition_fields], table.name
-        assert declared["location"] == table.uri(config) + "/"
+        expected_location = table.uri(config) + ("/_symlink/" if table.name == "clickstream" else "/")
+        assert declared["location"] == expected_location, table.name
         for field in table.partition_fields:  # hours are numbers, days and months dates
             expected = "integer" if field.dataType.typeName() == "integer" else "date"
             assert declared["properties"][f"projection.{field.name}.type"] == expected, (table.name, field.name)

@@ -21,7 +21,7 @@ from fashion_pipeline.lake import read_table
 from fashion_pipeline.pipelines.stream_clickstream import JOB, run_stream_clickstream
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.streaming.progress import METRIC_NAMESPACE, read_recent_progress
-from fashion_pipeline.tables import ARTICLES_TABLE, CLICKSTREAM_QUARANTINE_TABLE, CLICKSTREAM_TABLE
+from fashion_pipeline.tables import ARTICLES_TABLE, CLICKSTREAM_QUARANTINE_TABLE, CLICKSTREAM_TABLE, read_clickstream
 
 N_EVENTS = 600
 REASON_OF = {"bad_json": "invalid_json", "unknown_article": "unknown_article_id", "oversized": "oversized_event"}
@@ -88,6 +88,12 @@ def test_every_valid_click_lands_once_and_every_refused_record_is_quarantined(sp
     # Late events sit in their own hour's partition, one file per partition folder per batch.
     partition_files = Counter(Path(f).parent for f in _lake_files(config))
     assert partition_files and max(partition_files.values()) <= report.batches
+    # Athena reads each hour through its symlink manifest, which the publisher kept current.
+    click_files = {f for f in _lake_files(config) if f.startswith("curated/clickstream/")}
+    symlinks = Path(CLICKSTREAM_TABLE.uri(config), "_symlink").rglob("symlink.txt")
+    named = [str(Path(line).relative_to(config.paths.lake_root)) for link in symlinks for line in link.read_text().splitlines()]
+    assert len(named) == len(set(named)) and set(named) == click_files
+    assert read_clickstream(spark, config).count() == N_EVENTS
 
     # What `fashion clicks status` prints comes from these reports.
     progress = read_recent_progress(config, storage, JOB, last=100)

@@ -19,11 +19,15 @@ from pyspark.sql.types import (
 )
 
 from fashion_pipeline.config import Config, join_uri
-from fashion_pipeline.tables import LAKE_TABLES, LakeTable
+from fashion_pipeline.hour_manifest import SYMLINK_DIR
+from fashion_pipeline.tables import CLICKSTREAM_TABLE, LAKE_TABLES, LakeTable
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+# A partition folder of symlink manifests: text files naming the Parquet files to read.
+SYMLINK_INPUT = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+SYMLINK_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 _SIMPLE_TYPES = {
     StringType: "string", IntegerType: "int", LongType: "bigint", ShortType: "smallint",
     DoubleType: "double", BooleanType: "boolean", DateType: "date", TimestampType: "timestamp",
@@ -47,7 +51,17 @@ def hive_type(data_type: DataType) -> str:
 def table_location(config: Config, table: LakeTable) -> str:
     lake = config.paths.lake_root
     # Athena wants s3:// (EMR's s3a:// would not do); locally the path is kept as it is.
-    return join_uri(lake.replace("s3a://", "s3://", 1), table.location) + "/"
+    location = join_uri(lake.replace("s3a://", "s3://", 1), table.location)
+    if reads_symlinks(table):
+        location = join_uri(location, SYMLINK_DIR)
+    return location + "/"
+
+
+def reads_symlinks(table: LakeTable) -> bool:
+    """The clickstream is compacted in place (pipelines/compact_clickstream.py): listing its
+    folders would show a compacted hour twice for a while, so Athena reads each hour's symlink
+    manifest (hour_manifest.py), swapped by one PUT, instead."""
+    return table is CLICKSTREAM_TABLE
 
 
 def table_input(config: Config, table: LakeTable) -> dict:
@@ -69,8 +83,8 @@ def table_input(config: Config, table: LakeTable) -> dict:
         "StorageDescriptor": {
             "Columns": [{"Name": f.name, "Type": hive_type(f.dataType)} for f in table.data_fields],
             "Location": location,
-            "InputFormat": PARQUET_INPUT,
-            "OutputFormat": PARQUET_OUTPUT,
+            "InputFormat": SYMLINK_INPUT if reads_symlinks(table) else PARQUET_INPUT,
+            "OutputFormat": SYMLINK_OUTPUT if reads_symlinks(table) else PARQUET_OUTPUT,
             "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
         },
     }
@@ -112,7 +126,11 @@ def athena_ddl(config: Config, tables: tuple[LakeTable, ...] = LAKE_TABLES) -> s
         if definition["PartitionKeys"]:
             keys = ", ".join(f"`{k['Name']}` {k['Type']}" for k in definition["PartitionKeys"])
             parts.append(f"PARTITIONED BY ({keys})")
-        parts.append("STORED AS PARQUET")
+        if reads_symlinks(table):
+            parts.append(f"ROW FORMAT SERDE '{PARQUET_SERDE}'\nSTORED AS INPUTFORMAT '{SYMLINK_INPUT}'\n"
+                         f"OUTPUTFORMAT '{SYMLINK_OUTPUT}'")
+        else:
+            parts.append("STORED AS PARQUET")
         parts.append(f"LOCATION '{definition['StorageDescriptor']['Location']}'")
         properties = {k: v for k, v in definition["Parameters"].items() if k != "EXTERNAL"}
         rendered = ",\n".join(f"  '{k}' = '{v}'" for k, v in sorted(properties.items()))

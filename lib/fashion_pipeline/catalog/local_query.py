@@ -1,6 +1,7 @@
 """Run an Athena (Trino) SQL file locally over the lake with DuckDB, so an analyst can try a
 query before paying for Athena. The SQL is transpiled by sqlglot; every table of `LAKE_TABLES`
-becomes a view over its Parquet files (an empty one when nothing has been written yet)."""
+becomes a view over its Parquet files (an empty one when nothing has been written yet); the
+clickstream's over the files its hour manifests make visible (hour_manifest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,9 @@ from pyspark.sql.types import ArrayType, DataType, StructType
 from fashion_pipeline.catalog.glue import hive_type
 from fashion_pipeline.config import Config, is_remote
 from fashion_pipeline.errors import PipelineError
-from fashion_pipeline.tables import LAKE_TABLES, LakeTable
+from fashion_pipeline.hour_manifest import visible_files
+from fashion_pipeline.storage import LocalStorage
+from fashion_pipeline.tables import CLICKSTREAM_TABLE, LAKE_TABLES, LakeTable
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT",
                  "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE",
@@ -51,11 +54,17 @@ def lake_views(connection, config: Config, tables: tuple[LakeTable, ...] = LAKE_
     for table in tables:
         folder = Path(lake_root) / table.location
         columns = ", ".join(f'CAST(NULL AS {duckdb_type(f.dataType)}) AS "{f.name}"' for f in table.schema.fields)
-        if any(folder.rglob("*.parquet")):
+        if table is CLICKSTREAM_TABLE:
+            # Through the hour manifests (hour_manifest.py): a glob would read a compacted hour twice.
+            files = visible_files(LocalStorage(), str(folder))
+            pattern = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]" if files else None
+        else:
+            pattern = f"'{folder}/**/*.parquet'" if any(folder.rglob("*.parquet")) else None
+        if pattern is not None:
             hive_types = ", ".join(f"'{f.name}': '{duckdb_type(f.dataType)}'" for f in table.partition_fields)
             options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if table.partition_keys else ""
             names = ", ".join(f'"{f.name}"' for f in table.schema.fields)
-            source = (f"SELECT {names} FROM read_parquet('{folder}/**/*.parquet', union_by_name = true{options})")
+            source = (f"SELECT {names} FROM read_parquet({pattern}, union_by_name = true{options})")
         else:
             source = f"SELECT {columns} WHERE FALSE"
         connection.execute(f'CREATE OR REPLACE VIEW "{table.name}" AS {source}')

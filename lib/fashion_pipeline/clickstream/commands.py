@@ -4,6 +4,7 @@
                            [--model-day D] [--duplicate-share F] [--late-share F] [--late-minutes M]
                            [--malformed-share F] [--ledger PATH]
     fashion clicks stream [--batches N | --until-idle] [--trigger-seconds S]
+    fashion clicks compact [--hour YYYY-MM-DDTHH]
     fashion clicks status [--last N]
     fashion clicks create-stream
 """
@@ -46,6 +47,10 @@ def add_clicks_commands(commands) -> None:
 
     job_command(actions, "stream_clickstream", "land the clickstream in the lake (jobs/stream_clickstream.py)",
                 command="stream")
+
+    job_command(actions, "compact_clickstream",
+                "rewrite closed hours' small clickstream files as a few large ones (jobs/compact_clickstream.py)",
+                command="compact")
 
     status = actions.add_parser("status", help="the streaming job's latest micro-batches: rates, duration, lag")
     status.add_argument("--last", type=positive_int, default=10, metavar="N", help="how many batches (default 10)")

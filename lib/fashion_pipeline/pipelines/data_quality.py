@@ -36,7 +36,7 @@ from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connec
 from fashion_pipeline.store.database import StoreUnavailableError
 from fashion_pipeline.store.jdbc import JdbcSource, describe_jdbc_failure
 from fashion_pipeline.store.schemas import RUN_DATE
-from fashion_pipeline.tables import LAKE_TABLES, LAKE_TABLES_BY_NAME, reports_uri
+from fashion_pipeline.tables import CLICKSTREAM_TABLE, LAKE_TABLES, LAKE_TABLES_BY_NAME, read_clickstream, reports_uri
 from fashion_pipeline.transforms.store import line_amount, line_amount_sql
 
 REPORTS = "dq"
@@ -106,7 +106,9 @@ def register_lake_views(spark: SparkSession, config: Config) -> None:
     """Each catalog table as a temporary view under its Athena name (empty when not yet written)."""
     for table in LAKE_TABLES:
         uri = table.uri(config)
-        if path_exists(spark, uri):
+        if table is CLICKSTREAM_TABLE:
+            df = read_clickstream(spark, config)  # through its hour manifests, as compaction requires
+        elif path_exists(spark, uri):
             df = read_table(spark, uri, table.schema)
         else:
             df = spark.createDataFrame([], table.schema)

@@ -18,6 +18,9 @@ id (lakefs.publish_files). A file appears by a rename, so a query never reads ha
 batch that fails before it publishes leaves nothing visible; and a batch Spark replays after a
 crash (same offsets, same de-duplication state) publishes the same files under the same names,
 replacing, never adding. Each batch writes one file per partition folder it touches.
+
+Readers resolve each hour through hour_manifest.py (compact_clickstream rewrites closed hours);
+after publishing, the batch's hours' Athena symlink manifests are rewritten to name its files.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from fashion_pipeline.config import Config
+from fashion_pipeline.hour_manifest import hours_of, read_hour, sync_symlink
 from fashion_pipeline.jobs import add_streaming_run_options
 from fashion_pipeline.lake import write_table
 from fashion_pipeline.lakefs import delete_path, publish_files
@@ -125,10 +129,22 @@ class ClickBatchPublisher:
                 write_table(df.repartition(*table.partition_keys), f"{staging}/{table.name}", table.partition_keys)
         for table, _, rows in outputs:
             if rows:
-                outcome.files += publish_files(spark, f"{staging}/{table.name}", table.uri(config), name)
+                published = publish_files(spark, f"{staging}/{table.name}", table.uri(config), name)
+                outcome.files += published
+                if table is CLICKSTREAM_TABLE:
+                    sync_clickstream_symlinks(config, self._storage, published)
         delete_path(spark, staging)
         outcome.published_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         return outcome
+
+
+def sync_clickstream_symlinks(config: Config, storage: Storage, published: list[str]) -> None:
+    """Athena sees a batch once its hours' symlink manifests name it (hour_manifest.py): one PUT
+    per hour, made from a fresh listing and the hour's compaction manifest. A replay after a crash
+    before this point publishes the same files and makes it again."""
+    table_uri = CLICKSTREAM_TABLE.uri(config)
+    for event_date, event_hour in hours_of(published):
+        sync_symlink(storage, read_hour(storage, table_uri, event_date, event_hour))
 
 
 def click_events_stream(records_df: DataFrame, config: Config) -> DataFrame:

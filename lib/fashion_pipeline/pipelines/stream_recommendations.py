@@ -33,7 +33,7 @@ from pyspark.sql.streaming.state import GroupStateTimeout
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.jobs import add_streaming_run_options
-from fashion_pipeline.lake import read_table, write_table
+from fashion_pipeline.lake import write_table
 from fashion_pipeline.lakefs import delete_path, path_exists, publish_files
 from fashion_pipeline.realtime.frames import EVENT_STRUCT
 from fashion_pipeline.realtime.settings import RealtimeSettings
@@ -49,7 +49,7 @@ from fashion_pipeline.realtime.store import write_trending
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.streaming.lifecycle import run_queries
-from fashion_pipeline.tables import CLICKSTREAM_TABLE, TRENDING_ARTICLES_TABLE, staging_uri
+from fashion_pipeline.tables import CLICKSTREAM_TABLE, TRENDING_ARTICLES_TABLE, read_clickstream, staging_uri
 from fashion_pipeline.transforms.clickstream import EVENT, flag_click_records
 from fashion_pipeline.transforms.trending import (
     rank_trending,
@@ -169,8 +169,8 @@ def usual_weights(spark: SparkSession, config: Config) -> DataFrame:
     since = until - timedelta(days=realtime.trending_baseline_days)
     if not path_exists(spark, CLICKSTREAM_TABLE.uri(config)):
         return spark.createDataFrame([], "article_id string, usual_weight double")
-    clicks_df = read_table(spark, CLICKSTREAM_TABLE.uri(config), CLICKSTREAM_TABLE.schema).filter(
-        F.col("event_date") >= F.lit(since.date()))
+    days = [since.date() + timedelta(days=n) for n in range((until.date() - since.date()).days + 1)]
+    clicks_df = read_clickstream(spark, config, days)
     weighted_df = with_event_weight(clicks_df, realtime.event_weights)
     return usual_window_weights(weighted_df, since, until, realtime.trending_window_s).cache()
 
