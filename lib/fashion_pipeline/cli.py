@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fashion_pipeline.clickstream.commands import add_clicks_commands
     from fashion_pipeline.realtime.commands import add_lambda_commands, add_realtime_commands
     from fashion_pipeline.recs.commands import add_recs_commands
+    from fashion_pipeline.report.commands import add_report_commands
     from fashion_pipeline.store.commands import add_store_commands
+    from fashion_pipeline.web.commands import add_web_commands
 
     parser = OneLineArgumentParser(prog="fashion", description=__doc__)
     commands = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_clicks_commands(commands)
     add_realtime_commands(commands)
     add_lambda_commands(commands)
+    add_web_commands(commands)
+    add_report_commands(commands)
 
     demo = commands.add_parser("demo", help="the whole pipeline end to end on the embedded stack")
     demo.add_argument("--scale", choices=SCALE_CHOICES, default="small")
