@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the embedded stack needs: Java 17 for Spark, PostgreSQL as the local RDS,
-# and the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar).
-APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java
+# the PostgreSQL JDBC driver for Spark (Maven is out of reach, Debian ships the jar), and Chromium,
+# which the storefront's and the dashboard's tests drive headless through Playwright.
+APT_PACKAGES := openjdk-17-jre-headless postgresql libpostgresql-jdbc-java chromium
 
 .PHONY: demo test system-deps venv spark-conf services-down clean bench bench-als
 
@@ -23,6 +24,7 @@ system-deps:
 	command -v java >/dev/null && java -version 2>&1 | grep -q '"17' || missing="$$missing openjdk-17-jre-headless"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -33,7 +35,7 @@ venv: $(STAMP) spark-conf
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[local,airflow,dev,bench]"
+	$(BIN)/python -m pip install -q -e ".[local,airflow,dev,bench,web]"
 	touch $(STAMP)
 
 # The venv's pyspark/conf (SPARK_HOME/conf of a pip-installed pyspark) reads conf/spark, so a plain

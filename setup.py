@@ -29,7 +29,7 @@ setup(
     package_dir={"": "lib"},
     packages=find_packages("lib"),
     include_package_data=True,
-    package_data={"fashion_pipeline": ["sql/**/*.sql", "ddl/*.sql"]},
+    package_data={"fashion_pipeline": ["sql/**/*.sql", "ddl/*.sql", "web/templates/*.html"]},
     cmdclass={"build_py": BuildWithConf},
     # What a node needs on top of what EMR provides. The EMR bootstrap installs exactly this list,
     # pinned by emr/bootstrap/constraints.txt (tests/unit/test_packaging.py keeps the two in step).
@@ -73,6 +73,9 @@ setup(
             "sqlglot>=25",
             "psycopg[binary]>=3.1",
         ],
+        # `fashion web` (the storefront) and its tests in a real browser: Playwright drives Debian's
+        # chromium (`make system-deps`), never a browser of its own.
+        "web": ["fastapi>=0.110", "uvicorn>=0.29", "jinja2>=3.1", "httpx>=0.27", "playwright>=1.45"],
         "bench": ["implicit>=0.7", "duckdb>=1.1", "scipy>=1.11"],
     },
     entry_points={"console_scripts": ["fashion=fashion_pipeline.cli:main"]},

@@ -92,3 +92,20 @@ def store_config(config: Config, postgres_service, monkeypatch) -> Config:
     apply_migrations(resolve_rds_connection(store))
     yield store
     postgres_service.drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (its own browser download is not used).
+    `make test` installs the `chromium` package; without it these tests fail and say so."""
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Chromium is not installed: run `make system-deps` (Debian package `chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()

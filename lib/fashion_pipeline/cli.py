@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fashion_pipeline.orchestration.commands import add_airflow_commands, add_deploy_commands, add_emr_commands
     from fashion_pipeline.realtime.commands import add_lambda_commands, add_realtime_commands
     from fashion_pipeline.recs.commands import add_recs_commands
+    from fashion_pipeline.report.commands import add_report_commands
     from fashion_pipeline.store.commands import add_store_commands
+    from fashion_pipeline.web.commands import add_web_commands
 
     parser = OneLineArgumentParser(prog="fashion", description=__doc__)
     commands = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_airflow_commands(commands)
     add_deploy_commands(commands)
     add_emr_commands(commands)
+    add_web_commands(commands)
+    add_report_commands(commands)
 
     demo = commands.add_parser("demo", help="the whole pipeline end to end on the embedded stack")
     demo.add_argument("--scale", choices=SCALE_CHOICES, default="small")

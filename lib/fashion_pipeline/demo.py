@@ -82,6 +82,16 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     # One customer's list, a browsing session of a style they never bought, the fast path, the list again.
     realtime_summary = run_realtime_demo(clicks_config, spark, step_prefix="9")
 
+    from fashion_pipeline.report.dashboard import write_dashboard
+    from fashion_pipeline.web.commands import DEFAULT_HOST, DEFAULT_PORT
+
+    # The dashboard is as of the store batch's last day: the newest day its aggregates cover.
+    report_date = date.fromisoformat(store_headline["days"][-1]["run_date"])
+    with demo_step(f"10. the analyst dashboard: fashion report --run-date {report_date}"):
+        dashboard_path, dashboard = write_dashboard(config, report_date)
+        say(dashboard.summary())
+        say(f"dashboard: {dashboard_path.resolve()}")
+
     print("\n== where to look")
     lake = config.paths.lake_root
     for label, uri in [
@@ -103,6 +113,10 @@ def run_demo(config: Config, scale: str = "small", seed: int = 42) -> int:
     say("the streaming job's batches:  .venv/bin/fashion clicks status")
     say(f"the real-time list again:  .venv/bin/fashion recs show {realtime_summary['customer']}")
     say("the streaming refresh of real-time lists and trending:  .venv/bin/fashion realtime stream --until-idle")
+    say(f"the analyst dashboard (open in a browser):  {dashboard_path.resolve()}")
+    say(f"the storefront:  .venv/bin/fashion web   then open http://{DEFAULT_HOST}:{DEFAULT_PORT}/?customer="
+        f"{realtime_summary['customer']}  (clicks refresh the list; Ctrl-C stops it)")
     print(json.dumps({"demo": "ok", "tables": tables, "store": store_headline, "recs": recs_summary,
-                      "clicks": clicks_summary, "realtime": realtime_summary}))
+                      "clicks": clicks_summary, "realtime": realtime_summary,
+                      "dashboard": str(dashboard_path.resolve())}))
     return 0

@@ -47,7 +47,10 @@ def athena_to_duckdb(sql: str) -> str:
     return statements[0]
 
 
-def lake_views(connection, config: Config, tables: tuple[LakeTable, ...] = LAKE_TABLES) -> None:
+def lake_views(connection, config: Config, tables: tuple[LakeTable, ...] = LAKE_TABLES,
+               filters: dict[str, str] | None = None) -> None:
+    """`filters`: a WHERE condition per table name (the dashboard sees the lake as of its run date)."""
+    filters = filters or {}
     lake_root = config.paths.lake_root
     if is_remote(lake_root):
         raise QueryError("local queries read a local lake; for s3:// use Athena")
@@ -67,6 +70,8 @@ def lake_views(connection, config: Config, tables: tuple[LakeTable, ...] = LAKE_
             source = (f"SELECT {names} FROM read_parquet({pattern}, union_by_name = true{options})")
         else:
             source = f"SELECT {columns} WHERE FALSE"
+        if table.name in filters:
+            source = f"SELECT * FROM ({source}) WHERE {filters[table.name]}"
         connection.execute(f'CREATE OR REPLACE VIEW "{table.name}" AS {source}')
 
 

@@ -13,11 +13,9 @@ from fashion_pipeline.tables import ARTICLES_TABLE
 ARTICLE_DISPLAY_COLUMNS = ("article_id", "prod_name", "product_type_name", "colour_group_name")
 
 
-def article_names(config: Config, article_ids: list[str]) -> dict[str, dict]:
-    """Display fields of a few articles from the curated catalogue (a filtered Parquet read)."""
-    if not article_ids:
-        return {}
-    uri = ARTICLES_TABLE.uri(config)
+def lake_dataset(config: Config, uri: str, partitioning: str | None = None) -> ds.Dataset:
+    """A Parquet table of the lake as a pyarrow dataset, local or on S3 (moto's endpoint locally),
+    so that a few rows can be read with a filter instead of the whole table."""
     filesystem = None
     if is_remote(uri):
         from pyarrow import fs
@@ -30,7 +28,14 @@ def article_names(config: Config, article_ids: list[str]) -> dict[str, dict]:
             scheme=endpoint.scheme if endpoint else "https",
         )
         uri = parsed.netloc + parsed.path
-    table = ds.dataset(uri, format="parquet", filesystem=filesystem).to_table(
+    return ds.dataset(uri, format="parquet", filesystem=filesystem, partitioning=partitioning)
+
+
+def article_names(config: Config, article_ids: list[str]) -> dict[str, dict]:
+    """Display fields of a few articles from the curated catalogue (a filtered Parquet read)."""
+    if not article_ids:
+        return {}
+    table = lake_dataset(config, ARTICLES_TABLE.uri(config)).to_table(
         columns=list(ARTICLE_DISPLAY_COLUMNS), filter=pc.field("article_id").isin(article_ids)
     )
     return {row["article_id"]: row for row in table.to_pylist()}

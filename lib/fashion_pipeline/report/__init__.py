@@ -1,0 +1,1 @@
+"""The analyst dashboard: `fashion report`, one self-contained HTML file of charts over the lake."""
