@@ -348,6 +348,8 @@ class EmrConfig(_Section):
 
     release_label: str = "emr-spark-8.0.0"
     cluster_name: str = "fashion-nightly"
+    # The long-running cluster of the streaming jobs: clickstream_5min adds its compaction there.
+    streaming_cluster_name: str = "fashion-streaming"
     service_role: str = "fashion-emr-service"
     instance_profile: str = "fashion-emr-instance"
     subnet_ids: list[str] = []

@@ -1,4 +1,4 @@
-"""The nightly_batch DAG's EMR target, run by Airflow's dag.test() against moto: the cluster from
+"""The DAGs' EMR target (nightly_batch, and clickstream_5min at the end), run by Airflow's dag.test() against moto: the cluster from
 the deployed release, one step per job in dependency order, a sensor per step, Athena's checks
 read by execution id, terminate whatever happens, and a failed step ends the run failed with a
 Slack message (moto's steps never finish: this test moves them)."""
@@ -86,7 +86,8 @@ def emr_night(tmp_path, moto_in_process, slack_webhook, monkeypatch):  # noqa: F
         "constraints": f"s3://{BUCKET}/deploy/artifacts/2/constraints.txt",
         "bootstrap": f"s3://{BUCKET}/deploy/artifacts/3/install_fashion_pipeline.sh",
         "jdbc_jar": f"s3://{BUCKET}/deploy/artifacts/4/postgresql.jar",
-        **{f"jobs/{job}.py": f"s3://{BUCKET}/deploy/artifacts/j/{job}.py" for job in NIGHTLY_JOB_NAMES},
+        **{f"jobs/{job}.py": f"s3://{BUCKET}/deploy/artifacts/j/{job}.py"
+           for job in (*NIGHTLY_JOB_NAMES, "compact_clickstream")},
     })
     storage_for(config).write_text(release_manifest_uri(config), release.to_json())
     airflow = LocalAirflow.for_config(config, extra_connections={"slack_alerts": slack_webhook.connection})
@@ -164,3 +165,22 @@ def test_a_blocking_athena_check_fails_the_night(emr_night, moto_in_process, sla
         airflow.test_dag("nightly_batch", RUN_DATE, timeout_s=300)
     (alert,) = slack_webhook.received
     assert "athena_checks" in alert["text"]
+
+
+def test_clickstream_5min_alerts_on_a_silent_stream_and_compacts_on_the_streaming_cluster(
+        emr_night, slack_webhook):  # noqa: F811
+    config, airflow = emr_night
+    emr = aws_client("emr", config)
+    streaming = emr.run_job_flow(
+        Name=config.emr.streaming_cluster_name, ReleaseLabel=config.emr.release_label,
+        Instances={"InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True, "MasterInstanceType": "m7g.xlarge"},
+        JobFlowRole=config.emr.instance_profile, ServiceRole=config.emr.service_role)["JobFlowId"]
+    # No streaming job has reported a batch: the health check must alert and fail its task.
+    with StepMover() as steps, pytest.raises(AirflowRunFailed):
+        airflow.test_dag("clickstream_5min", RUN_DATE, timeout_s=300)
+
+    assert steps.seen == [("compact_clickstream", "COMPLETED")]
+    (step,) = emr.list_steps(ClusterId=streaming)["Steps"]
+    assert step["Config"]["Args"][-3:] == [f"s3://{BUCKET}/deploy/artifacts/j/compact_clickstream.py", "--env", "emr"]
+    (alert,) = slack_webhook.received
+    assert "fashion clicks stream" in alert["text"] or "EMR" in alert["text"]

@@ -4,6 +4,7 @@ built from the same job list."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ ours = [str(w.message) for w in caught if "fashion_pipeline" in str(w.filename) 
 dags = {}
 for dag in bag.dags.values():
     dags[dag.dag_id] = {
-        "schedule": str(getattr(dag.timetable, "_expression", dag.timetable.summary)),
+        "schedule": str(getattr(dag.timetable, "_expression", None) or getattr(dag.timetable, "expression", None) or dag.timetable),
         "max_active_runs": dag.max_active_runs, "catchup": dag.catchup,
         "deadline": bool(dag.deadline),
         "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
@@ -41,8 +42,8 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
 
 
 def _parse(tmp_path, env: dict[str, str]) -> dict:
-    environment = {"AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                   "PATH": "/usr/bin:/bin", **env}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("FASHION", "AIRFLOW"))}
+    environment = {**inherited, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False", **env}
     completed = subprocess.run([sys.executable, "-c", PARSE, str(ROOT / "dags")], env=environment,
                                capture_output=True, text=True, timeout=180)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -99,3 +100,12 @@ def test_local_graph_runs_the_same_jobs_without_a_cluster(local_dags):
     for job in NIGHTLY_JOBS:
         assert set(job.upstream) <= set(tasks[job.name]["upstream"])
     assert tasks["athena_checks"]["upstream"] == ["data_quality"]
+
+
+def test_clickstream_5min_checks_health_and_compacts_every_five_minutes(emr_dags, local_dags):
+    emr = emr_dags["dags"]["clickstream_5min"]
+    assert emr["schedule"] == "*/5 * * * *" and emr["max_active_runs"] == 1 and emr["catchup"] is False
+    assert emr["tasks"]["stream_health"]["upstream"] == []
+    assert emr["tasks"]["compact_clickstream"]["upstream"] == ["submit_compact_clickstream"]
+    assert emr["tasks"]["submit_compact_clickstream"]["upstream"] == ["plan_compaction"]
+    assert set(local_dags["dags"]["clickstream_5min"]["tasks"]) == {"stream_health", "compact_clickstream"}

@@ -27,9 +27,10 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fashion_pipeline.config import Config, load_config
-from fashion_pipeline.orchestration.steps import NIGHTLY_JOBS, NightlyJob
+from fashion_pipeline.orchestration.steps import COMPACTION_JOB, NIGHTLY_JOBS, NightlyJob
 
 NIGHTLY_DAG_ID = "nightly_batch"
+CLICKSTREAM_DAG_ID = "clickstream_5min"
 NIGHTLY_SCHEDULE = "1 0 * * *"
 # The first night the DAG may backfill from (catchup): H&M's data ends 2020-09-22.
 NIGHTLY_START = datetime(2020, 9, 20, tzinfo=timezone.utc)
@@ -102,6 +103,54 @@ def nightly_batch_dag(config: Config | None = None) -> DAG:
         [*all_job_tasks, *checks, *cluster_tasks] >> outcome >> summary
         for task in first:
             task >> raw_pending
+    return dag
+
+
+def clickstream_5min_dag(config: Config | None = None) -> DAG:
+    """Every 5 minutes: is the streaming job alive and keeping up (an alert when not), and the
+    closed hours' small clickstream files compacted (compact_clickstream: readers switch to the
+    compacted files at one manifest write, never seeing an event twice or not at all)."""
+    config = config or dag_config()
+    with DAG(
+        dag_id=CLICKSTREAM_DAG_ID,
+        description="streaming job health, and compaction of the clickstream's closed hours",
+        schedule="*/5 * * * *",
+        start_date=NIGHTLY_START,
+        catchup=False,
+        # Two compactions of one hour at once would race on its manifest.
+        max_active_runs=1,
+        render_template_as_native_obj=True,
+        default_args={"retries": 0},
+        tags=["fashion-pipeline", config.env],
+    ) as dag:
+        PythonOperator(task_id="stream_health", python_callable=_check_stream_health,
+                       op_kwargs={"env": config.env})
+        if config.env == "emr":
+            from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
+            from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+
+            plan = PythonOperator(task_id="plan_compaction", python_callable=_plan_compaction,
+                                  op_kwargs={"env": config.env})
+            submit = EmrAddStepsOperator(
+                task_id=f"submit_{COMPACTION_JOB.name}",
+                job_flow_name=config.emr.streaming_cluster_name,
+                cluster_states=["RUNNING", "WAITING"],
+                steps="{{ ti.xcom_pull(task_ids='plan_compaction') }}",
+                aws_conn_id=config.orchestration.aws_conn_id,
+            )
+            wait = EmrStepSensor(
+                task_id=COMPACTION_JOB.name,
+                job_flow_id="{{ ti.xcom_pull(task_ids='" + f"submit_{COMPACTION_JOB.name}" + "', key='job_flow_id') }}",
+                step_id="{{ ti.xcom_pull(task_ids='" + f"submit_{COMPACTION_JOB.name}" + "')[0] }}",
+                aws_conn_id=config.orchestration.aws_conn_id,
+                poke_interval=config.orchestration.step_poke_interval_s,
+                timeout=240,
+                mode="poke",
+            )
+            plan >> submit >> wait
+        else:
+            PythonOperator(task_id=COMPACTION_JOB.name, python_callable=_run_local_job,
+                           op_kwargs={"job_name": COMPACTION_JOB.name, "env": config.env, "run_date": "{{ ds }}"})
     return dag
 
 
@@ -231,6 +280,33 @@ def _plan_night(env: str, ds: str) -> dict:
     }
 
 
+def _plan_compaction(env: str) -> list[dict]:
+    from fashion_pipeline.orchestration.release import read_release
+    from fashion_pipeline.orchestration.steps import emr_step
+
+    config = _config(env)
+    return [emr_step(COMPACTION_JOB, config, read_release(config, _storage(config)), "")]
+
+
+def _check_stream_health(env: str) -> list[str]:
+    from fashion_pipeline.orchestration.nightly_tasks import StreamUnhealthy
+    from fashion_pipeline.orchestration.stream_health import check_stream_health
+
+    config = _config(env)
+    cloudwatch = None
+    if config.env == "emr":
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        cloudwatch = AwsBaseHook(aws_conn_id=config.orchestration.aws_conn_id, client_type="cloudwatch").get_conn()
+    health = check_stream_health(config, _storage(config), cloudwatch=cloudwatch)
+    for line in health.lines:
+        log.info("%s", line)
+    if not health.healthy:
+        _post_to_slack(config, health.alert_text())
+        raise StreamUnhealthy(health.lines[0] if health.lines else "the streaming job is unhealthy")
+    return health.lines
+
+
 def _raw_files_pending(env: str) -> bool:
     from fashion_pipeline.orchestration.raw_inputs import raw_files_pending
 
@@ -242,8 +318,10 @@ def _raw_files_pending(env: str) -> bool:
 
 def _run_local_job(job_name: str, env: str, run_date: str) -> None:
     from fashion_pipeline.orchestration.nightly_tasks import run_local_job
+    from fashion_pipeline.orchestration.steps import nightly_job
 
-    run_local_job(job_name, _config(env), run_date, echo=log.info)
+    job = COMPACTION_JOB if job_name == COMPACTION_JOB.name else nightly_job(job_name)
+    run_local_job(job, _config(env), run_date, echo=log.info)
 
 
 def _run_checks_on_duckdb(env: str, run_date: str) -> list[dict]:

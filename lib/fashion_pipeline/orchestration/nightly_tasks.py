@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.lake_paths import reports_uri
-from fashion_pipeline.orchestration.steps import local_submit_command, nightly_job
+from fashion_pipeline.orchestration.steps import NightlyJob, local_submit_command
 from fashion_pipeline.quality.checks import CheckResult, SqlCheck
 from fashion_pipeline.storage import Storage
 
@@ -25,15 +25,20 @@ class StepFailed(PipelineError):
     """A nightly job exited non-zero."""
 
 
+class StreamUnhealthy(PipelineError):
+    """The streaming job is behind or has stopped."""
+
+
 class NightFailed(PipelineError):
     """At least one task of the night failed: the run must end failed, whatever ran after it."""
 
 
-def run_local_job(job_name: str, config: Config, run_date: date | str,
+def run_local_job(job: NightlyJob, config: Config, run_date: date | str,
                   echo: Callable[[str], None] = print, popen=subprocess.Popen) -> None:
     """spark-submit the job on this machine, as an EMR step would on the cluster; its output goes
     to the task's log line by line, and a failure is its last line (the job's one-line cause)."""
-    command = local_submit_command(nightly_job(job_name), config, run_date)
+    job_name = job.name
+    command = local_submit_command(job, config, run_date)
     echo("$ " + " ".join(command))
     last_lines: deque[str] = deque(maxlen=5)
     with popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:

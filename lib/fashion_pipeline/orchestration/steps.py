@@ -36,6 +36,8 @@ NIGHTLY_JOBS: tuple[NightlyJob, ...] = (
     NightlyJob("data_quality", upstream=("extract_rds", "daily_aggregates"), reads_store=True),
 )
 NIGHTLY_JOB_NAMES = tuple(job.name for job in NIGHTLY_JOBS)
+# clickstream_5min's job, on the streaming cluster: compacts the closed hours' small files.
+COMPACTION_JOB = NightlyJob("compact_clickstream", takes_run_date=False)
 
 
 def nightly_job(name: str) -> NightlyJob:

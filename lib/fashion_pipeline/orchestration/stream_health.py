@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.storage import Storage
-from fashion_pipeline.streaming.progress import BatchProgress, read_recent_progress
+from fashion_pipeline.streaming.progress_reports import BatchProgress, read_recent_progress
 
 JOB = "stream_clickstream"  # pipelines/stream_clickstream.JOB, without importing pyspark here
 RECENT_BATCHES = 3

@@ -9,44 +9,25 @@ never allowed to stop the stream it describes.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 
 from pyspark.sql.streaming import StreamingQueryListener
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.storage import Storage
-from fashion_pipeline.tables import reports_uri
+from fashion_pipeline.streaming.progress_reports import (  # noqa: F401 (their home before progress_reports)
+    DUPLICATES_METRIC,
+    METRIC_NAMESPACE,
+    BatchProgress,
+    cloudwatch_metrics,
+    format_progress,
+    progress_uri,
+    read_recent_progress,
+)
 
-METRIC_NAMESPACE = "FashionPipeline/Streaming"
-DUPLICATES_METRIC = "numDroppedDuplicateRows"  # dropDuplicatesWithinWatermark's custom metric
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class BatchProgress:
-    batch_id: int
-    timestamp: str
-    input_rows: int
-    input_rows_per_s: float
-    processed_rows_per_s: float
-    duration_ms: int
-    watermark: str | None
-    duplicates_dropped: int
-    late_rows_dropped: int
-    curated: int = 0
-    quarantined: int = 0
-    shard_lag_ms: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def max_shard_lag_ms(self) -> int | None:
-        return max(self.shard_lag_ms.values()) if self.shard_lag_ms else None
-
-    def line(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 def batch_progress(progress, outcome=None, shard_lag_ms: Mapping[str, int] | None = None) -> BatchProgress:
@@ -66,46 +47,6 @@ def batch_progress(progress, outcome=None, shard_lag_ms: Mapping[str, int] | Non
         quarantined=getattr(outcome, "quarantined", 0),
         shard_lag_ms=dict(shard_lag_ms or {}),
     )
-
-
-def progress_uri(config: Config, job: str, batch_id: int) -> str:
-    return reports_uri(config, job, "progress", f"batch={batch_id:012d}.json")
-
-
-def read_recent_progress(config: Config, storage: Storage, job: str, last: int) -> list[BatchProgress]:
-    """The last `last` batches' reports, oldest first."""
-    uris = sorted(storage.list_files(reports_uri(config, job, "progress"), suffix=".json"))[-last:]
-    return [BatchProgress(**json.loads(storage.read_text(uri))) for uri in uris]
-
-
-def format_progress(rows: list[BatchProgress]) -> str:
-    if not rows:
-        return "no micro-batches reported yet"
-    lines = [f"{'batch':>6} {'time (UTC)':<24} {'rows in':>9} {'in/s':>9} {'done/s':>9} {'ms':>7} "
-             f"{'curated':>9} {'quarant.':>9} {'dupes':>7} {'max lag ms':>10}"]
-    for r in rows:
-        lag = "-" if r.max_shard_lag_ms is None else f"{r.max_shard_lag_ms:,}"
-        lines.append(f"{r.batch_id:>6} {r.timestamp[:23]:<24} {r.input_rows:>9,} {r.input_rows_per_s:>9,.1f} "
-                     f"{r.processed_rows_per_s:>9,.1f} {r.duration_ms:>7,} {r.curated:>9,} {r.quarantined:>9,} "
-                     f"{r.duplicates_dropped:>7,} {lag:>10}")
-    return "\n".join(lines)
-
-
-def cloudwatch_metrics(job: str, progress: BatchProgress) -> list[dict]:
-    dimensions = [{"Name": "Job", "Value": job}]
-    metrics = [
-        ("InputRowsPerSecond", progress.input_rows_per_s, "Count/Second"),
-        ("ProcessedRowsPerSecond", progress.processed_rows_per_s, "Count/Second"),
-        ("BatchDuration", progress.duration_ms, "Milliseconds"),
-        ("InputRows", progress.input_rows, "Count"),
-        ("DuplicatesDropped", progress.duplicates_dropped, "Count"),
-        ("RecordsQuarantined", progress.quarantined, "Count"),
-    ]
-    data = [{"MetricName": name, "Dimensions": dimensions, "Value": float(value), "Unit": unit} for name, value, unit in metrics]
-    for shard, lag in sorted(progress.shard_lag_ms.items()):
-        data.append({"MetricName": "MillisBehindLatest", "Dimensions": [*dimensions, {"Name": "ShardId", "Value": shard}],
-                     "Value": float(lag), "Unit": "Milliseconds"})
-    return data
 
 
 class ProgressReporter(StreamingQueryListener):
