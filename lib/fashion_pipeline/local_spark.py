@@ -146,7 +146,9 @@ def _jars_first_class_path(source_defaults: dict[str, str]) -> str:
 def _installed_defaults(source_dir: Path, source_defaults: dict[str, str], archive: Path) -> str:
     java_options = source_defaults.get(JAVA_OPTIONS_KEY, "")
     if archive.is_file():
-        java_options = f"{java_options} -XX:SharedArchiveFile={archive}".strip()
+        # A class path other than the archive's (a user's --conf spark.driver.extraClassPath=...)
+        # only costs the archive's speed-up: the JVM's notice of it would be a stray line on the job.
+        java_options = f"{java_options} -XX:SharedArchiveFile={archive} -Xlog:cds=off -Xlog:cds+dynamic=off".strip()
     generated = [
         "",
         "# ---- appended by `python -m fashion_pipeline.local_spark` (make venv) for this checkout ----",

@@ -1,6 +1,7 @@
 """The one place a SparkSession is built. Library code receives a session; it never makes one."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -31,8 +32,13 @@ def build_spark(app_name: str, config: Config, extra_conf: dict[str, str] | None
     }
     if spark_conf.driver_memory:
         settings["spark.driver.memory"] = spark_conf.driver_memory
-    if spark_conf.jdbc_jar and Path(spark_conf.jdbc_jar).is_file():
-        settings["spark.jars"] = spark_conf.jdbc_jar
+    if spark_conf.jdbc_jar:
+        # A missing jar is not this job's failure unless it reads the store: the JDBC jobs check
+        # for the driver class first (store.jdbc.require_jdbc_driver) and say what to pass.
+        if Path(spark_conf.jdbc_jar).is_file() or "://" in spark_conf.jdbc_jar:
+            settings["spark.jars"] = spark_conf.jdbc_jar
+        else:
+            logging.getLogger(__name__).warning("spark.jdbc_jar %s does not exist: not added", spark_conf.jdbc_jar)
     settings.update(spark_conf.extra)
     settings.update(extra_conf or {})
     for key, value in settings.items():

@@ -154,3 +154,19 @@ def test_credentials_come_from_secrets_manager_and_stay_out_of_plans(spark, stor
     plans = printed.getvalue()
     assert "JDBCRelation" in plans
     assert connection.password not in plans
+
+
+def test_spark_submit_without_the_jdbc_driver_says_which_jar_to_pass(config):
+    from fashion_pipeline.config import PROJECT_ROOT
+    from tests.spark_submit import spark_submit
+
+    # conf/spark puts Debian's jar on the driver's class path; an empty one is a cluster without it.
+    done = spark_submit(
+        "--conf", "spark.driver.extraClassPath=", str(PROJECT_ROOT / "jobs" / "extract_rds.py"),
+        "--env", "local", "--run-date", "2020-09-21", "--lake-root", config.paths.lake_root,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    lines = [line for line in output.splitlines() if not line.startswith("WARNING: Using incubator modules")]
+    assert len(lines) == 1, output[-3000:]
+    assert "the JDBC driver org.postgresql.Driver is not on Spark's class path: pass the PostgreSQL JDBC jar with --jars" in lines[0]

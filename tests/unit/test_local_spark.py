@@ -69,6 +69,7 @@ def test_install_links_the_sources_and_appends_jars_first_and_the_archive(fake_s
     assert effective[CLASS_PATH_KEY] == f"/usr/share/java/postgresql.jar:{home / 'jars' / '*'}"
     assert effective[JAVA_OPTIONS_KEY] == (
         f"-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000 -XX:SharedArchiveFile={conf / ARCHIVE_NAME}"
+        " -Xlog:cds=off -Xlog:cds+dynamic=off"
     )
     # The archive was dumped with the source's options, not with an archive of its own.
     assert archive_runs == ["-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000"]

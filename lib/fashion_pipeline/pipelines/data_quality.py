@@ -34,7 +34,7 @@ from fashion_pipeline.quality.checks import (  # noqa: F401 (DataQualityFailure:
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connection
 from fashion_pipeline.store.database import StoreUnavailableError
-from fashion_pipeline.store.jdbc import JdbcSource, describe_jdbc_failure
+from fashion_pipeline.store.jdbc import JdbcSource, describe_jdbc_failure, require_jdbc_driver
 from fashion_pipeline.store.schemas import RUN_DATE
 from fashion_pipeline.tables import CLICKSTREAM_TABLE, LAKE_TABLES, LAKE_TABLES_BY_NAME, read_clickstream, reports_uri
 from fashion_pipeline.transforms.store import line_amount, line_amount_sql
@@ -87,6 +87,7 @@ def run_data_quality(
             int(row["checked_rows"]), int(row["failed_rows"]),
         ))
     if reconcile:
+        require_jdbc_driver(spark, config.rds.jdbc_driver)
         report.results.append(reconcile_with_source(spark, config, run_date, connection or resolve_rds_connection(config)))
 
     folder = reports_uri(config, REPORTS, f"run_date={run_date}")

@@ -36,6 +36,7 @@ from fashion_pipeline.store.jdbc import (
     HEX_DIGITS,
     JdbcSource,
     describe_jdbc_failure,
+    require_jdbc_driver,
 )
 from fashion_pipeline.store.schemas import (
     ORDER_DATE,
@@ -142,6 +143,7 @@ def run_extract_rds(
     run_date: date,
     connection: RdsConnection | None = None,
 ) -> ExtractRdsReport:
+    require_jdbc_driver(spark, config.rds.jdbc_driver)
     connection = connection or resolve_rds_connection(config)
     source = JdbcSource.from_config(config, connection)
     report = ExtractRdsReport(run_date=run_date.isoformat(), source=connection.where, started_at=_now())

@@ -91,6 +91,24 @@ class JdbcSource:
         return _conform(source_df, schema)
 
 
+class JdbcDriverMissingError(StoreUnavailableError):
+    """The JDBC driver class is not on Spark's class path."""
+
+
+def require_jdbc_driver(spark: SparkSession, driver: str) -> None:
+    """Fail before anything is read when the driver jar was not handed to Spark: otherwise the
+    first read fails inside a Spark job with "No suitable driver", far from the cause."""
+    try:
+        # Spark's own lookup (the thread's loader, then Spark's), as its JDBC source does.
+        spark.sparkContext._jvm.org.apache.spark.util.Utils.classForName(driver, False, False)
+    except Exception:  # py4j wraps the ClassNotFoundException
+        raise JdbcDriverMissingError(
+            f"the JDBC driver {driver} is not on Spark's class path: pass the PostgreSQL JDBC jar with "
+            "--jars (locally /usr/share/java/postgresql.jar from Debian's libpostgresql-jdbc-java, which "
+            "`make venv` puts on the class path; on EMR the release's jdbc_jar, which the nightly steps pass)"
+        ) from None
+
+
 def prefix_predicates(key: str, alphabet: str, parts: int) -> list[str]:
     """WHERE clauses that split `key` by its first character into at most `parts` ranges and
     together cover every value, including ones outside the alphabet and null."""
