@@ -126,7 +126,7 @@ def daily_summary(config: Config, storage: Storage, run_date: date | str) -> lis
         lines.append("aggregates: " + ", ".join(f"{table} {rows:,} rows"
                                                 for table, rows in aggregates.get("rows_written", {}).items()))
     checks = [json.loads(storage.read_text(uri)) for uri in
-              storage.list_files(reports_uri(config, "data_quality", f"run_date={run_date}"), suffix=".json")]
+              storage.list_files(reports_uri(config, "dq", f"run_date={run_date}"), suffix=".json")]
     if checks:
         failing = [c["name"] for c in checks if c.get("status") != "pass"]
         lines.append(f"data quality: {len(checks) - len(failing)} of {len(checks)} checks pass"
