@@ -107,7 +107,7 @@ def test_nightly_tables_checks_and_alerts(spark, nightly, slack):
 
     # ---- every analyst query runs locally on these tiny tables
     answers = {path.stem: run_athena_file(config, path) for path in sorted(ANALYST_SQL.glob("*.sql"))}
-    assert set(answers) == {"daily_revenue_trend", "top_categories_this_week", "trend_movers", "rfm_mix",
+    assert set(answers) == {"daily_revenue_trend", "top_categories_this_week", "trend_movers", "rfm_mix", "colour_mix_this_week",
                             "clickstream_funnel_by_hour"}
     assert answers["clickstream_funnel_by_hour"].empty  # no clicks streamed here: an empty table, not an error
     last_day = answers["daily_revenue_trend"].iloc[-1]

@@ -5,10 +5,14 @@ these in operators; tests call them directly.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections import deque
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from fashion_pipeline.config import Config
@@ -41,7 +45,8 @@ def run_local_job(job: NightlyJob, config: Config, run_date: date | str,
     command = local_submit_command(job, config, run_date)
     echo("$ " + " ".join(command))
     last_lines: deque[str] = deque(maxlen=5)
-    with popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+    with popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+               env=spark_submit_environment()) as process:
         for line in process.stdout:
             line = line.rstrip("\n")
             echo(line)
@@ -51,6 +56,22 @@ def run_local_job(job: NightlyJob, config: Config, run_date: date | str,
     if returncode != 0:
         cause = last_lines[-1] if last_lines else "no output"
         raise StepFailed(f"{job_name} exited {returncode}: {cause}")
+
+
+# What an in-process Spark session of the parent (or a developer's shell) leaves in the environment,
+# which would make spark-submit reuse that session's settings instead of reading conf/spark.
+_SESSION_VARIABLES = ("PYSPARK_SUBMIT_ARGS", "SPARK_ENV_LOADED", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
+
+
+def spark_submit_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The venv's spark-submit as from a shell with the venv active: its launcher runs `python3`
+    from PATH to find Spark, which must be the venv's (the one with pyspark), whoever started us."""
+    environ = os.environ if environ is None else environ
+    environment = {k: v for k, v in environ.items() if k not in _SESSION_VARIABLES}
+    venv_bin = str(Path(sys.executable).parent)
+    environment["PATH"] = os.pathsep.join([venv_bin, environment.get("PATH", "")])
+    environment["VIRTUAL_ENV"] = str(Path(sys.executable).parent.parent)
+    return environment
 
 
 def athena_check_query(check: SqlCheck, run_date_text: str) -> str:
@@ -72,7 +93,12 @@ def check_result_from_rows(check: SqlCheck, run_date: str, rows: list[list[str |
     header, values = rows[0], rows[1]
     row = dict(zip(header, values))
     return CheckResult(check.name, check.blocking, check.description, run_date,
-                       int(row.get("checked_rows") or 0), int(row.get("failed_rows") or 0))
+                       _count(row.get("checked_rows")), _count(row.get("failed_rows")))
+
+
+def _count(cell: str | None) -> int:
+    # Athena answers "12"; a pandas frame from DuckDB may give a SUM as "12.0".
+    return int(Decimal(cell)) if cell not in (None, "") else 0
 
 
 def athena_rows(get_query_results_pages: Iterable[Mapping]) -> list[list[str | None]]:
