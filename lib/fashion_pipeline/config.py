@@ -153,6 +153,10 @@ class RdsConfig(_Section):
     fetch_size: int = 10_000
     num_partitions: int = 4
     connect_timeout_s: int = 10
+    # extract_rds holds a lease in the lake (`_locks/extract_rds.json`) while it merges; a lease
+    # older than this is taken to belong to a dead run and is taken over. Well above a normal
+    # run (minutes at H&M scale), so a slow run is never overtaken while it writes.
+    extract_lease_s: int = Field(default=7200, gt=0)
 
 
 class StoreConfig(_Section):

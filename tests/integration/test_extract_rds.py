@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from fashion_pipeline.errors import describe_failure
 from fashion_pipeline.lake import read_table
+from fashion_pipeline.lake_lock import LakeLease, LeaseHeldError, lease_uri
 from fashion_pipeline.pipelines.extract_rds import run_extract_rds
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.credentials import PASSWORD_VARIABLE
@@ -114,6 +116,28 @@ def test_wrong_password_is_one_line_and_writes_nothing(spark, store_with_day_one
     assert "not-the-password" not in message
     assert list(Path(config.paths.lake_root).rglob("*.parquet")) == []
     assert not Path(config.paths.lake("_reports", "extract_rds", f"run_date={DAY_1}.json")).exists()
+    assert not Path(lease_uri(config, "extract_rds")).exists()  # released on the way out
+
+
+def test_a_second_run_while_the_lease_is_held_fails_in_one_line_before_reading(spark, store_with_day_one, monkeypatch):
+    import fashion_pipeline.pipelines.extract_rds as extract_rds
+
+    config = store_with_day_one
+    holder = LakeLease(storage_for(config), lease_uri(config, "extract_rds"), "extract_rds", f"run_date={DAY_3}",
+                       config.rds.extract_lease_s)
+    holder.acquire()
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a refused run must not reach the database")
+
+    monkeypatch.setattr(extract_rds, "resolve_rds_connection", no_reading)
+    with pytest.raises(LeaseHeldError) as refused:
+        _extract(spark, config, DAY_1)
+    message = describe_failure(refused.value)
+    assert "\n" not in message and message.startswith(f"extract_rds run_date={DAY_1}: extract_rds run_date={DAY_3} (run ")
+    assert f"since {holder.lease.acquired_at}" in message and message.endswith("re-run with --break-lock")
+    assert not Path(config.paths.lake("_staging")).exists() and not Path(config.paths.lake("curated")).exists()
+    assert holder.release() is True  # the refused run left the holder's lease alone
 
 
 def test_unreachable_database_fails_the_job_with_one_line(store_config, capsys):

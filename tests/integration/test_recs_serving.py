@@ -4,11 +4,22 @@ from datetime import date, datetime, timezone
 import pytest
 
 from fashion_pipeline.aws import aws_client
-from fashion_pipeline.errors import MissingInputError
+from fashion_pipeline.errors import MissingInputError, describe_failure
 from fashion_pipeline.lake import write_table
 from fashion_pipeline.pipelines.load_recommendations import run_load_recommendations
-from fashion_pipeline.recs.dynamodb import BATCH_WRITE_LIMIT, BatchWriter, UnprocessedItemsError, ensure_serving_tables
-from fashion_pipeline.recs.items import recommendation_item
+from fashion_pipeline.recs.dynamodb import (
+    BATCH_WRITE_LIMIT,
+    BatchWriter,
+    LoadStamp,
+    OlderLoadError,
+    OverlappingLoadError,
+    UnprocessedItemsError,
+    claim_load,
+    complete_load,
+    ensure_serving_tables,
+    read_load_marker,
+)
+from fashion_pipeline.recs.items import LOAD_MARKER_KEY, recommendation_item
 from fashion_pipeline.recs.reader import read_recommendations
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.tables import ITEM_NEIGHBORS_TABLE, RECOMMENDATIONS_TABLE
@@ -139,9 +150,86 @@ def test_spark_load_writes_every_row_and_a_rerun_leaves_the_same_items(spark, re
     assert _scan(client, config.names.realtime_recommendations_table) == []  # the batch never writes there
     neighbors_first = _by_key(_scan(client, config.names.item_neighbors_table), "article_id")
 
-    run_load_recommendations(spark, config, storage_for(config), RUN_DATE)
+    assert read_load_marker(client, config.names.recommendations_table, "user_id") == (
+        LoadStamp(RUN_DATE.isoformat(), VERSION, GENERATED_AT), "loaded")
+
+    run_load_recommendations(spark, config, storage_for(config), RUN_DATE)  # the same day again: allowed
     assert _by_key(_scan(client, config.names.recommendations_table), "user_id") == first
     assert _by_key(_scan(client, config.names.item_neighbors_table), "article_id") == neighbors_first
+
+    marker = read_recommendations(config, LOAD_MARKER_KEY, client)  # the marker is nobody's list
+    assert marker.items == [] and marker.model_version is None
+
+
+OLDER_DATE, OLDER_VERSION, OLDER_GENERATED_AT = date(2020, 9, 21), "20200921-abcdef12", "2020-09-23T05:00:00+00:00"
+
+
+@pytest.fixture
+def two_days_lake(spark, aws_config):
+    """Two run dates; the older day was trained after the newer one (a backfill), so only the run
+    date, not generated_at, says which is newer."""
+    days = ((OLDER_DATE, OLDER_VERSION, OLDER_GENERATED_AT, 1000), (RUN_DATE, VERSION, GENERATED_AT, 0))
+    recommendations = [(_user(n), _items(n + offset), False, version, generated_at, day)
+                       for day, version, generated_at, offset in days for n in range(40)]
+    write_table(spark.createDataFrame(recommendations, RECOMMENDATIONS_SCHEMA), RECOMMENDATIONS_TABLE.uri(aws_config), ("run_date",))
+    neighbors = [(f"{n:010d}", [{"article_id": f"{n + offset + 1:010d}", "score": 0.9}], version, generated_at, day)
+                 for day, version, generated_at, offset in days for n in range(20)]
+    write_table(spark.createDataFrame(neighbors, NEIGHBORS_SCHEMA), ITEM_NEIGHBORS_TABLE.uri(aws_config), ("run_date",))
+    return aws_config
+
+
+def test_an_older_day_never_replaces_a_newer_one_unless_rolled_back_on_purpose(spark, two_days_lake):
+    config = two_days_lake
+    client = aws_client("dynamodb", config)
+    tables = (config.names.recommendations_table, config.names.item_neighbors_table)
+
+    def state():
+        return [_by_key(_scan(client, table), key) for table, key in zip(tables, ("user_id", "article_id"))]
+
+    run_load_recommendations(spark, config, storage_for(config), RUN_DATE)
+    newer = state()
+    assert newer[0][_user(3)]["model_version"] == {"S": VERSION}
+
+    with pytest.raises(OlderLoadError) as refused:
+        run_load_recommendations(spark, config, storage_for(config), OLDER_DATE)
+    message = describe_failure(refused.value)
+    assert message == (
+        f"refusing to load {tables[0]} with run_date 2020-09-21 (model {OLDER_VERSION}, generated "
+        f"{OLDER_GENERATED_AT}): it already serves the newer run_date 2020-09-22 (model {VERSION}, generated "
+        f"{GENERATED_AT}); an older day never replaces a newer one, unless on purpose: to roll back, re-run with --allow-older"
+    )
+    assert state() == newer  # neither table touched, markers included
+
+    rollback = run_load_recommendations(spark, config, storage_for(config), OLDER_DATE, allow_older=True)
+    older = state()
+    assert older[0][_user(3)]["model_version"] == {"S": OLDER_VERSION}
+    assert older[1]["0000000003"]["neighbors"]["L"][0]["M"]["article_id"] == {"S": "0000001004"}
+    assert f"{tables[0]}: rolled back from run_date 2020-09-22 (--allow-older)" in rollback.summary()
+    for table, key in zip(tables, ("user_id", "article_id")):
+        assert read_load_marker(client, table, key) == (LoadStamp("2020-09-21", OLDER_VERSION, OLDER_GENERATED_AT), "loaded")
+
+    run_load_recommendations(spark, config, storage_for(config), RUN_DATE)  # forward again, no option needed
+    assert state() == newer
+
+
+def test_the_marker_claim_is_atomic_and_a_load_overtaken_while_writing_fails(aws_config):
+    ensure_serving_tables(aws_config)
+    client = aws_client("dynamodb", aws_config)
+    table = aws_config.names.recommendations_table
+    newer, older = LoadStamp("2020-09-22", VERSION, GENERATED_AT), LoadStamp("2020-09-21", OLDER_VERSION, OLDER_GENERATED_AT)
+    assert read_load_marker(client, table, "user_id") is None
+
+    claim_load(client, table, "user_id", newer)
+    # A load that checked before this claim still cannot claim: the condition is on the write.
+    with pytest.raises(OlderLoadError, match=r"\(a load of it started and did not finish\)"):
+        claim_load(client, table, "user_id", older)
+    assert read_load_marker(client, table, "user_id") == (newer, "loading")
+
+    claim_load(client, table, "user_id", older, allow_older=True)
+    with pytest.raises(OverlappingLoadError, match="another load claimed the table .*run_date 2020-09-21"):
+        complete_load(client, table, "user_id", newer)
+    complete_load(client, table, "user_id", older)
+    assert read_load_marker(client, table, "user_id") == (older, "loaded")
 
 
 def test_loading_a_day_that_was_not_trained_is_a_clear_error(spark, recs_lake):

@@ -11,6 +11,11 @@ Three phases, so that a database failure leaves the lake as it was:
 
 Re-running a day reads the same rows (or newer ones) and produces the same lake: the incoming
 image wins over an equal one, an older one never replaces a newer one.
+
+Phases 2 and 3 read partitions and write them back, so two runs at once would each publish a
+merge that lacks the other's changes. One run at a time holds the lake lease
+`_locks/extract_rds.json` (lake_lock.py) from before the first read to after the last write; a
+second run fails at once and says who holds it.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from fashion_pipeline.config import Config
 from fashion_pipeline.errors import ReconciliationError
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
+from fashion_pipeline.lake_lock import LakeLease, lease_uri
 from fashion_pipeline.lakefs import delete_path, path_exists
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
@@ -134,6 +140,11 @@ class ExtractRdsReport:
 
 def add_arguments(parser) -> None:
     add_run_date_option(parser, RUN_DATE_HELP)
+    parser.add_argument(
+        "--break-lock", action="store_true",
+        help="take over the lake lease of another extract_rds run that is known to be dead "
+             "(an expired lease, after rds.extract_lease_s, is taken over without this)",
+    )
 
 
 def run_extract_rds(
@@ -142,6 +153,16 @@ def run_extract_rds(
     storage: Storage,
     run_date: date,
     connection: RdsConnection | None = None,
+    break_lock: bool = False,
+) -> ExtractRdsReport:
+    lease = LakeLease(storage, lease_uri(config, JOB), JOB, f"run_date={run_date}", config.rds.extract_lease_s,
+                      break_lock=break_lock)
+    with lease:
+        return _extract(spark, config, storage, run_date, connection)
+
+
+def _extract(
+    spark: SparkSession, config: Config, storage: Storage, run_date: date, connection: RdsConnection | None,
 ) -> ExtractRdsReport:
     require_jdbc_driver(spark, config.rds.jdbc_driver)
     connection = connection or resolve_rds_connection(config)

@@ -13,6 +13,17 @@ the protocol botocore does not do: re-sending the `UnprocessedItems` a successfu
 back, with exponential backoff and full jitter. A batch that still has unprocessed items after
 `write_max_attempts` fails the task (Spark retries it), so nothing is lost silently. A put replaces
 the whole item under its key, so loading one model version twice leaves the same items.
+
+Recency guard: BatchWriteItem has no conditions, so an older day loaded after a newer one would
+replace the newer lists. Each nightly table holds one marker item (key `LOAD_MARKER_KEY`) with
+the run date, model version and generated_at it serves. A load claims the marker with one
+conditional UpdateItem before writing (`run_date <= the load's`), so checking and advancing are
+one atomic step and a load that fails half-way still marks the table as (partly) the newer day;
+after the writes it marks the claim `loaded`. The order is the run date, not generated_at: a
+backfill trains an older day later, so its generated_at is newer. `allow_older` claims without
+the condition: a deliberate rollback. One marker write per load keeps BatchWriteItem's
+throughput; a per-item conditional PutItem would be exact per item but costs 25 calls where one
+does today.
 """
 from __future__ import annotations
 
@@ -26,9 +37,10 @@ from pyspark.sql import DataFrame, Row
 from fashion_pipeline.aws import aws_client, aws_client_from_settings, create_missing_dynamodb_tables
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError
-from fashion_pipeline.recs.items import ARTICLE_KEY, USER_KEY
+from fashion_pipeline.recs.items import ARTICLE_KEY, LOAD_MARKER_KEY, USER_KEY
 
 BATCH_WRITE_LIMIT = 25
+LOADING, LOADED = "loading", "loaded"
 
 
 class UnprocessedItemsError(PipelineError):
@@ -69,6 +81,87 @@ def ensure_serving_tables(config: Config, client=None) -> list[str]:
         config.names.item_neighbors_table: ARTICLE_KEY,
     }
     return create_missing_dynamodb_tables(client, wanted)
+
+
+class OlderLoadError(PipelineError):
+    """The table already serves a newer run date than the one being loaded."""
+
+
+class OverlappingLoadError(PipelineError):
+    """Another load claimed the table while this one was writing."""
+
+
+@dataclass(frozen=True)
+class LoadStamp:
+    """What a nightly table serves: the run date of the train_als output, its model and time."""
+
+    run_date: str
+    model_version: str
+    generated_at: str
+
+    def describe(self) -> str:
+        return f"run_date {self.run_date} (model {self.model_version}, generated {self.generated_at})"
+
+
+def _marker_key(key_attribute: str) -> dict:
+    return {key_attribute: {"S": LOAD_MARKER_KEY}}
+
+
+def read_load_marker(client, table: str, key_attribute: str) -> tuple[LoadStamp, str] | None:
+    """The stamp the table serves and the marker's state (`loading`, `loaded`), or None."""
+    item = client.get_item(TableName=table, Key=_marker_key(key_attribute), ConsistentRead=True).get("Item")
+    if not item:
+        return None
+    stamp = LoadStamp(item["run_date"]["S"], item["model_version"]["S"], item["generated_at"]["S"])
+    return stamp, item.get("load_state", {}).get("S", "")
+
+
+def older_load_message(table: str, loading: LoadStamp, served: LoadStamp, state: str) -> str:
+    partly = " (a load of it started and did not finish)" if state == LOADING else ""
+    return (
+        f"refusing to load {table} with {loading.describe()}: it already serves the newer "
+        f"{served.describe()}{partly}; an older day never replaces a newer one, unless on purpose: "
+        f"to roll back, re-run with --allow-older"
+    )
+
+
+def claim_load(client, table: str, key_attribute: str, stamp: LoadStamp, allow_older: bool = False) -> None:
+    """Mark the table as serving `stamp` (state `loading`) unless it serves a newer run date."""
+    values = {":run_date": {"S": stamp.run_date}, ":version": {"S": stamp.model_version},
+              ":generated_at": {"S": stamp.generated_at}, ":state": {"S": LOADING}}
+    condition = {} if allow_older else {
+        "ConditionExpression": "attribute_not_exists(#run_date) OR #run_date <= :run_date"}
+    try:
+        client.update_item(
+            TableName=table, Key=_marker_key(key_attribute),
+            UpdateExpression="SET #run_date = :run_date, model_version = :version, "
+                             "generated_at = :generated_at, load_state = :state",
+            ExpressionAttributeNames={"#run_date": "run_date"}, ExpressionAttributeValues=values, **condition,
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        served = read_load_marker(client, table, key_attribute)
+        if served is None:  # deleted in between: nothing newer is served any more
+            return claim_load(client, table, key_attribute, stamp, allow_older)
+        raise OlderLoadError(older_load_message(table, stamp, *served)) from None
+
+
+def complete_load(client, table: str, key_attribute: str, stamp: LoadStamp) -> None:
+    """Mark this load's claim `loaded`; fails if another load claimed the table meanwhile."""
+    try:
+        client.update_item(
+            TableName=table, Key=_marker_key(key_attribute), UpdateExpression="SET load_state = :loaded",
+            ConditionExpression="#run_date = :run_date AND model_version = :version AND generated_at = :generated_at",
+            ExpressionAttributeNames={"#run_date": "run_date"},
+            ExpressionAttributeValues={":run_date": {"S": stamp.run_date}, ":version": {"S": stamp.model_version},
+                                       ":generated_at": {"S": stamp.generated_at}, ":loaded": {"S": LOADED}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        served = read_load_marker(client, table, key_attribute)
+        other = served[0].describe() if served else "nothing (the marker was deleted)"
+        raise OverlappingLoadError(
+            f"{table}: while this load of {stamp.describe()} was writing, another load claimed the table "
+            f"({other}), so its items may mix both; run one load at a time and re-run the newest day's load"
+        ) from None
 
 
 @dataclass

@@ -10,6 +10,14 @@ import math
 USER_KEY, ARTICLE_KEY = "user_id", "article_id"
 SOURCE_BATCH, SOURCE_REALTIME = "batch", "realtime"
 EXPIRES_AT = "expires_at"  # epoch seconds; the real-time table's TTL attribute
+# The key of the one item in each nightly table (recommendations, item neighbours) that is not
+# a user's or an article's: which run date the table serves (recs/dynamodb.py, load guard).
+# Customer ids are 64 hex, article ids 10 digits, guests' session ids UUIDs: "#" is none of them.
+LOAD_MARKER_KEY = "#load"
+
+
+def is_load_marker(item: dict | None) -> bool:
+    return bool(item) and any(item.get(key, {}).get("S") == LOAD_MARKER_KEY for key in (USER_KEY, ARTICLE_KEY))
 
 
 def dynamo_number(value: float) -> dict:

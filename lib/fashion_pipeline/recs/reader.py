@@ -12,6 +12,7 @@ from fashion_pipeline.recs.items import (
     SOURCE_BATCH,
     SOURCE_REALTIME,
     USER_KEY,
+    is_load_marker,
     plain_items,
 )
 
@@ -70,6 +71,8 @@ def read_recommendations(config: Config, user_id: str, client=None, now: datetim
         ) from None
     found = response.get("Responses", {})
     batch = next(iter(found.get(batch_table, [])), None)
+    if is_load_marker(batch):  # the table's load marker is nobody's list
+        batch = None
     realtime = next(iter(found.get(realtime_table, [])), None)
     return ServedRecommendations(
         user_id=user_id,

@@ -26,7 +26,7 @@ from fashion_pipeline.clickstream.producer import check_stream
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import PipelineError, describe_failure
 from fashion_pipeline.realtime.store import TRENDING_KEY, TRENDING_SCOPE_ALL, trending_list
-from fashion_pipeline.recs.items import ARTICLE_KEY, USER_KEY, plain_neighbors
+from fashion_pipeline.recs.items import ARTICLE_KEY, USER_KEY, is_load_marker, plain_neighbors
 from fashion_pipeline.recs.reader import ServedRecommendations, read_recommendations
 from fashion_pipeline.web.catalogue import ARTICLE_ID, Catalogue
 from fashion_pipeline.web.clicks import ClickSender, click_event
@@ -91,7 +91,7 @@ class Storefront:
             if _not_found(error):
                 return []
             raise
-        return sorted(item[USER_KEY]["S"] for item in response.get("Items", []))
+        return sorted(item[USER_KEY]["S"] for item in response.get("Items", []) if not is_load_marker(item))
 
     def _get(self, table: str, key: dict) -> dict | None:
         try:
