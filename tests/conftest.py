@@ -109,3 +109,11 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def slack_webhook():
+    """A Slack incoming webhook on 127.0.0.1 that records what is posted (tests/slack_webhook.py)."""
+    from tests.slack_webhook import serve_slack_webhook
+
+    yield from serve_slack_webhook()

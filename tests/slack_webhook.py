@@ -6,11 +6,11 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-
 
 @dataclass
 class SlackWebhook:
+    """Started by the `slack_webhook` fixture (tests/conftest.py)."""
+
     port: int
     received: list = field(default_factory=list)
 
@@ -25,8 +25,8 @@ class SlackWebhook:
                 "password": "T000/B000/test"}
 
 
-@pytest.fixture
-def slack_webhook():
+def serve_slack_webhook():
+    """Yields a SlackWebhook listening on a free port until the generator is closed."""
     hook = SlackWebhook(0)
 
     class Handler(BaseHTTPRequestHandler):

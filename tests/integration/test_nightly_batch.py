@@ -1,10 +1,8 @@
 """extract -> aggregates -> data quality on hand-made orders, the Athena SQL run by Spark and by
 DuckDB with equal answers, then broken data that the checks must catch (and alert on)."""
 import json
-import threading
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,29 +29,11 @@ def _columns(schema):
     return [(f.name, f.dataType) for f in schema.fields]
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Webhook.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def slack(monkeypatch):
-    server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    _Webhook.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv(WEBHOOK_VARIABLE, f"http://127.0.0.1:{server.server_port}/services/T000/B000/xyz")
-    yield _Webhook.received
-    server.shutdown()
+def slack(monkeypatch, slack_webhook):
+    """The project's own alert path (data_quality posts to the webhook in the environment)."""
+    monkeypatch.setenv(WEBHOOK_VARIABLE, slack_webhook.url)
+    return slack_webhook.received
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from fashion_pipeline.orchestration.steps import NIGHTLY_JOB_NAMES, NIGHTLY_JOBS
 from fashion_pipeline.quality.checks import load_sql_checks
 from fashion_pipeline.services import free_port
 from fashion_pipeline.storage import storage_for
-from tests.slack_webhook import slack_webhook  # noqa: F401 (fixture)
 
 RUN_DATE = date(2020, 9, 24)
 BUCKET = "night-lake"
@@ -67,7 +66,7 @@ class StepMover:
 
 
 @pytest.fixture
-def emr_night(tmp_path, moto_in_process, slack_webhook, monkeypatch):  # noqa: F811
+def emr_night(tmp_path, moto_in_process, slack_webhook, monkeypatch):
     monkeypatch.setenv("FASHION_BUCKET", BUCKET)
     config = load_config("emr", overrides={
         "aws.endpoint_url": moto_in_process, "aws.region": REGION,
@@ -114,7 +113,7 @@ def _clusters(config):
     return [emr.describe_cluster(ClusterId=c["Id"])["Cluster"] for c in emr.list_clusters()["Clusters"]]
 
 
-def test_a_night_on_emr_runs_every_step_in_order_and_terminates(emr_night, moto_in_process, slack_webhook):  # noqa: F811
+def test_a_night_on_emr_runs_every_step_in_order_and_terminates(emr_night, moto_in_process, slack_webhook):
     config, airflow = emr_night
     _seed_athena_answers(moto_in_process, {})
     with StepMover() as emr:
@@ -141,7 +140,7 @@ def test_a_night_on_emr_runs_every_step_in_order_and_terminates(emr_night, moto_
     assert slack_webhook.received[0]["text"].startswith(f"fashion-pipeline night of {RUN_DATE}")
 
 
-def test_a_failed_step_fails_the_run_stops_its_dependants_and_alerts(emr_night, moto_in_process, slack_webhook):  # noqa: F811
+def test_a_failed_step_fails_the_run_stops_its_dependants_and_alerts(emr_night, moto_in_process, slack_webhook):
     config, airflow = emr_night
     _seed_athena_answers(moto_in_process, {})
     with StepMover(fail_job="train_als") as emr, pytest.raises(AirflowRunFailed, match="ended failed"):
@@ -158,7 +157,7 @@ def test_a_failed_step_fails_the_run_stops_its_dependants_and_alerts(emr_night, 
     assert "load_recommendations" in alert["text"]    # could not run: upstream failed
 
 
-def test_a_blocking_athena_check_fails_the_night(emr_night, moto_in_process, slack_webhook):  # noqa: F811
+def test_a_blocking_athena_check_fails_the_night(emr_night, moto_in_process, slack_webhook):
     config, airflow = emr_night
     _seed_athena_answers(moto_in_process, {"orders_pk_unique": 2})
     with StepMover(), pytest.raises(AirflowRunFailed):
@@ -168,7 +167,7 @@ def test_a_blocking_athena_check_fails_the_night(emr_night, moto_in_process, sla
 
 
 def test_clickstream_5min_alerts_on_a_silent_stream_and_compacts_on_the_streaming_cluster(
-        emr_night, slack_webhook):  # noqa: F811
+        emr_night, slack_webhook):
     config, airflow = emr_night
     emr = aws_client("emr", config)
     streaming = emr.run_job_flow(

@@ -15,12 +15,11 @@ from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.credentials import resolve_rds_connection
 from fashion_pipeline.store.simulate import simulate_day
 from fashion_pipeline.tables import reports_uri
-from tests.slack_webhook import slack_webhook  # noqa: F401 (fixture)
 
 RUN_DATE = date(2020, 9, 23)  # the shop's first day after H&M's history
 
 
-def test_the_local_night_runs_every_job_by_spark_submit(store_config, moto_service, tmp_path, slack_webhook):  # noqa: F811
+def test_the_local_night_runs_every_job_by_spark_submit(store_config, moto_service, tmp_path, slack_webhook):
     moto_service.reset()
     config = store_config.with_overrides({
         "aws.endpoint_url": moto_service.address, "services.moto_port": moto_service.port,
