@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fashion_pipeline.clickstream.contract import CLICK_EVENT_TYPES
 from fashion_pipeline.errors import PipelineError
@@ -30,7 +30,8 @@ PATH_SHORTCUTS = {
 # Stands in for an unset required variable until the overrides have had their say.
 # (printable: YAML refuses control characters).
 _UNSET_MARK = "@@unset@@"
-_PATHS_ONLY_SOME_COMMANDS_NEED = {"paths.deploy_root", "paths.logs_root", "paths.athena_results_root"}
+_PATHS_ONLY_SOME_COMMANDS_NEED = {"paths.deploy_root", "paths.logs_root", "paths.athena_results_root",
+                                  "paths.airflow_root"}
 _PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -52,6 +53,8 @@ class PathsConfig(_Section):
     deploy_root: str | None = None
     logs_root: str | None = None
     athena_results_root: str | None = None
+    # What MWAA reads (dags/, plugins.zip, requirements.txt, startup.sh), published by `fashion deploy`.
+    airflow_root: str | None = None
 
     def lake(self, *parts: str) -> str:
         return join_uri(self.lake_root, *parts)
@@ -364,6 +367,17 @@ class EmrConfig(_Section):
     idle_timeout_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
     step_timeout_s: int = Field(3 * 3600, ge=60)
     tags: dict[str, str] = {"project": "fashion-pipeline"}
+
+    @field_validator("subnet_ids", mode="before")
+    @classmethod
+    def _comma_separated_subnets(cls, value: Any) -> Any:
+        # Environment variables and --set carry strings only: "subnet-a,subnet-b" is the list, and
+        # an empty or unset placeholder (`${FASHION_EMR_SUBNET_IDS:-}`) is none at all.
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class OrchestrationConfig(_Section):

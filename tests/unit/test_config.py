@@ -56,3 +56,23 @@ def test_config_is_frozen():
         config.paths.lake_root = "/elsewhere"
     assert config.with_overrides({"paths.lake_root": "/x"}).paths.lake_root == "/x"
     assert config.paths.lake_root != "/x"
+
+
+def test_emr_subnets_come_from_the_environment_comma_separated():
+    """Lists cannot be environment variables: FASHION_EMR_SUBNET_IDS (conf/emr.yaml's placeholder,
+    what MWAA's startup script exports), FASHION__EMR__SUBNET_IDS and --set all take a-b,c-d."""
+    environ = {"FASHION_BUCKET": "b"}
+    assert load_config("emr", environ=environ).emr.subnet_ids == []
+    config = load_config("emr", environ={**environ, "FASHION_EMR_SUBNET_IDS": "subnet-0a,subnet-0b"})
+    assert config.emr.subnet_ids == ["subnet-0a", "subnet-0b"]
+    config = load_config("local", environ={"FASHION__EMR__SUBNET_IDS": " subnet-0c , "})
+    assert config.emr.subnet_ids == ["subnet-0c"]
+    config = load_config("emr", environ=environ, overrides={"emr.subnet_ids": "subnet-0d"})
+    assert config.emr.subnet_ids == ["subnet-0d"]
+    assert config.with_overrides({"emr.subnet_ids": ["subnet-0e"]}).emr.subnet_ids == ["subnet-0e"]
+
+
+def test_emr_airflow_root_is_in_the_bucket():
+    config = load_config("emr", environ={"FASHION_BUCKET": "store-lake"})
+    assert config.paths.airflow_root == "s3://store-lake/airflow"
+    assert load_config("local", environ={}).paths.airflow_root is None

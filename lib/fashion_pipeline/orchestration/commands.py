@@ -1,7 +1,9 @@
 """The `fashion deploy`, `fashion emr` and `fashion airflow` subcommands, added to the main parser
 by cli.py (`add_deploy_commands`, `add_emr_commands`, `add_airflow_commands`):
 
-    fashion deploy --bucket B [--env emr]          build, upload what changed, publish the release
+    fashion deploy --bucket B [--env emr] [--no-airflow]
+                                                   build, upload what changed, publish the release
+                                                   and MWAA's side (s3://B/airflow/)
     fashion emr run --run-date D (--cluster-id ID | --create) [--with-partition-raw | --without-partition-raw]
                                                    the nightly jobs as EMR steps, one at a time
     fashion emr status [--cluster-id ID]           the night's cluster and its steps
@@ -25,7 +27,8 @@ from fashion_pipeline.jobs import add_config_options, add_run_date_option, confi
 
 DEFAULT_ENV = "emr"
 BUCKET_HELP = ("the deployment bucket (the infrastructure stack's): sets FASHION_BUCKET, the deploy root "
-               "s3://BUCKET/deploy and, if the configuration has none, the logs root s3://BUCKET/emr-logs")
+               "s3://BUCKET/deploy, MWAA's root s3://BUCKET/airflow and, if the configuration has none, "
+               "the logs root s3://BUCKET/emr-logs")
 
 
 def _add_options(parser) -> None:
@@ -37,7 +40,11 @@ def _add_options(parser) -> None:
 
 
 def add_deploy_commands(commands) -> None:
-    deploy = commands.add_parser("deploy", help="build the wheel, Lambda zip and jobs, upload what changed, publish the release")
+    deploy = commands.add_parser("deploy", help="build the wheel, Lambda zip and jobs, upload what changed, publish the release "
+                                               "and the Airflow (MWAA) side")
+    deploy.add_argument("--no-airflow", dest="airflow", action="store_false",
+                        help="publish the release only, not MWAA's DAG files, plugins.zip, requirements.txt "
+                             "and startup.sh under paths.airflow_root")
     _add_options(deploy)
     deploy.set_defaults(_handler=cmd_deploy)
 
@@ -87,6 +94,8 @@ def deployment_config(args: argparse.Namespace) -> Config:
     defaults = {}
     if "paths.deploy_root" not in explicit:
         defaults["paths.deploy_root"] = f"s3://{args.bucket}/deploy"
+    if "paths.airflow_root" not in explicit:
+        defaults["paths.airflow_root"] = f"s3://{args.bucket}/airflow"
     if "paths.logs_root" not in explicit and not config.paths.logs_root:
         defaults["paths.logs_root"] = f"s3://{args.bucket}/emr-logs"
     return config.with_overrides(defaults) if defaults else config
@@ -98,11 +107,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     config = deployment_config(args)
     started = time.monotonic()
+    bucket = args.bucket or os.environ.get("FASHION_BUCKET") or None
     with tempfile.TemporaryDirectory(prefix="fashion-deploy-") as work_dir:
-        result = deploy(config, storage_for(config), Path(work_dir))
+        result = deploy(config, storage_for(config), Path(work_dir), airflow=args.airflow, bucket=bucket)
     for line in result.lines():
         print(line)
-    print(f"deployed in {time.monotonic() - started:.1f} s ({len(result.uploaded)} of {len(result.published)} uploaded)")
+    if args.airflow and not config.paths.airflow_root:
+        print("airflow side not published: no paths.airflow_root (pass --bucket, or set it in the configuration)")
+    print(f"deployed in {time.monotonic() - started:.1f} s ({result.changed_count} of {result.object_count} changed)")
     return 0
 
 

@@ -5,6 +5,10 @@ that already exists holds exactly these bytes, so it is never uploaded twice, an
 written earlier keeps pointing at the bytes it was tested with. The manifest is written after
 every artifact it names, so a reader never sees a release whose files are not all there.
 
+With an airflow root (`--bucket` sets s3://BUCKET/airflow), the same deploy publishes what MWAA
+reads: DAG files, plugins.zip with this wheel, requirements.txt and startup.sh (mwaa.py). Those keys
+are fixed, so they are compared by content and written only when they changed, after the release.
+
 The wheel is built from a fresh copy of the files it is made of, with SOURCE_DATE_EPOCH fixed:
 setuptools then stamps every zip entry with that date, so an unchanged tree gives a wheel with the
 same bytes (and the same key) instead of a new upload on every deploy because of mtimes.
@@ -17,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.parser import Parser
 from pathlib import Path
@@ -25,6 +29,7 @@ from urllib.parse import urlparse
 
 from fashion_pipeline.config import PROJECT_ROOT, Config, join_uri
 from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.orchestration.mwaa import AirflowPublication, airflow_bucket, airflow_objects, publish_airflow
 from fashion_pipeline.orchestration.release import (
     BOOTSTRAP,
     CONSTRAINTS,
@@ -71,7 +76,7 @@ class PublishedArtifact:
     uploaded: bool
 
     def line(self) -> str:
-        return f"{'uploaded' if self.uploaded else 'unchanged':<10} {self.artifact.name:<30} {self.uri}"
+        return f"{'uploaded' if self.uploaded else 'unchanged':<10} {self.artifact.name:<34} {self.uri}"
 
 
 @dataclass(frozen=True)
@@ -80,18 +85,42 @@ class DeployResult:
     manifest_uri: str
     manifest_written: bool
     published: tuple[PublishedArtifact, ...]
+    airflow: AirflowPublication | None = None
 
     @property
     def uploaded(self) -> list[PublishedArtifact]:
         return [item for item in self.published if item.uploaded]
 
+    @property
+    def changed_count(self) -> int:
+        """Objects written or removed, release and Airflow side together (the manifest aside)."""
+        airflow = [item for item in self.airflow.published if item.state != "unchanged"] if self.airflow else []
+        return len(self.uploaded) + len(airflow)
+
+    @property
+    def object_count(self) -> int:
+        return len(self.published) + (len(self.airflow.published) if self.airflow else 0)
+
+    @property
+    def lambda_code_key(self) -> str | None:
+        """The Lambda zip's key in its bucket: the infrastructure stack's LambdaCodeKey parameter."""
+        uri = self.release.artifacts.get(LAMBDA_ZIP)
+        parsed = urlparse(uri or "")
+        return parsed.path.lstrip("/") if parsed.scheme in ("s3", "s3a") else None
+
     def lines(self) -> list[str]:
         lines = [item.line() for item in self.published]
-        if not self.uploaded:
-            lines.append(f"nothing uploaded: all {len(self.published)} artifacts were already deployed")
+        if self.airflow:
+            lines += [item.line() for item in self.airflow.published]
+        if not self.changed_count:
+            lines.append(f"nothing uploaded: all {self.object_count} objects were already deployed")
         state = "written" if self.manifest_written else "unchanged"
         lines.append(f"release manifest {state}: {self.manifest_uri}")
         lines.append(f"release {self.release.version}")
+        if self.lambda_code_key:
+            lines.append(f"LambdaCodeKey={self.lambda_code_key}")
+        if self.airflow:
+            lines += self.airflow.environment_lines()
         return lines
 
 
@@ -227,11 +256,27 @@ def publish_release(config: Config, storage: Storage, artifacts: list[Artifact],
 
 
 def deploy(config: Config, storage: Storage, work_dir: Path, project_root: Path = PROJECT_ROOT,
-           jdbc_jar: Path = JDBC_JAR_PATH, wheel: Path | None = None) -> DeployResult:
+           jdbc_jar: Path = JDBC_JAR_PATH, wheel: Path | None = None, airflow: bool = True,
+           bucket: str | None = None) -> DeployResult:
+    """`airflow`: also publish MWAA's side when the configuration has an airflow root. `bucket`:
+    FASHION_BUCKET for MWAA's startup script (default: the airflow root's bucket, the stack's)."""
     check_deploy_bucket(config)
+    airflow_root = config.paths.airflow_root if airflow else None
+    if airflow_root:
+        airflow_bucket(airflow_root)  # an unusable root fails before the build, not after the release
     artifacts = collect_artifacts(config, work_dir, project_root, jdbc_jar, wheel)
     wheel_path = next(a.path for a in artifacts if a.name == WHEEL)
-    return publish_release(config, storage, artifacts, wheel_version(wheel_path))
+    package_version = wheel_version(wheel_path)
+    objects = None
+    if airflow_root:
+        objects = airflow_objects(config, wheel_path, package_version, project_root / "dags",
+                                  bucket or airflow_bucket(airflow_root))
+    result = publish_release(config, storage, artifacts, package_version)
+    if objects is None:
+        return result
+    from fashion_pipeline.aws import aws_client
+
+    return replace(result, airflow=publish_airflow(aws_client("s3", config), airflow_root, objects))
 
 
 def _current_release(storage: Storage, manifest_uri: str) -> Release | None:
