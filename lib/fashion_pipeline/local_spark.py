@@ -41,6 +41,8 @@ SOURCE_CONF_DIR = find_conf_dir() / "spark"
 SOURCE_FILES = ("spark-defaults.conf", "spark-env.sh", "log4j2.properties")
 GENERATED_MARKER = "GENERATED-BY-FASHION-PIPELINE"
 ARCHIVE_NAME = "spark-classes.jsa"
+# Class data sharing logs nothing when the archive cannot be mapped (another class path): see below.
+QUIET_ARCHIVE_OPTIONS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 ARCHIVE_MANIFEST_NAME = "spark-classes.json"
 JAVA_OPTIONS_KEY = "spark.driver.extraJavaOptions"
 CLASS_PATH_KEY = "spark.driver.extraClassPath"
@@ -148,7 +150,7 @@ def _installed_defaults(source_dir: Path, source_defaults: dict[str, str], archi
     if archive.is_file():
         # A class path other than the archive's (a user's --conf spark.driver.extraClassPath=...)
         # only costs the archive's speed-up: the JVM's notice of it would be a stray line on the job.
-        java_options = f"{java_options} -XX:SharedArchiveFile={archive} -Xlog:cds=off -Xlog:cds+dynamic=off".strip()
+        java_options = f"{java_options} -XX:SharedArchiveFile={archive} {QUIET_ARCHIVE_OPTIONS}".strip()
     generated = [
         "",
         "# ---- appended by `python -m fashion_pipeline.local_spark` (make venv) for this checkout ----",

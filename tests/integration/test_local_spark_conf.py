@@ -6,6 +6,7 @@ from fashion_pipeline.local_spark import (
     ARCHIVE_NAME,
     CLASS_PATH_KEY,
     JAVA_OPTIONS_KEY,
+    QUIET_ARCHIVE_OPTIONS,
     SOURCE_CONF_DIR,
     installed_conf_dir,
     read_spark_defaults,
@@ -50,7 +51,7 @@ def test_the_venv_reads_the_project_spark_configuration():
     effective = read_spark_defaults(installed / "spark-defaults.conf")
     generated = (JAVA_OPTIONS_KEY, CLASS_PATH_KEY)
     assert {k: v for k, v in effective.items() if k not in generated} == {k: v for k, v in source.items() if k not in generated}
-    assert effective[JAVA_OPTIONS_KEY] == f"{source[JAVA_OPTIONS_KEY]} {ARCHIVE_OPTION}"
+    assert effective[JAVA_OPTIONS_KEY] == f"{source[JAVA_OPTIONS_KEY]} {ARCHIVE_OPTION} {QUIET_ARCHIVE_OPTIONS}"
     assert effective[CLASS_PATH_KEY].startswith(source[CLASS_PATH_KEY] + ":")
 
 
@@ -66,6 +67,7 @@ def test_spark_submit_is_quiet_binds_loopback_and_has_the_project_settings(tmp_p
     assert [line for line in (done.stdout + done.stderr).splitlines() if "[cds" in line] == []
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert ARCHIVE_OPTION in facts["jvm_arguments"]
+    assert set(QUIET_ARCHIVE_OPTIONS.split()) <= set(facts["jvm_arguments"])
     assert facts["driver_host"] == "127.0.0.1"
     assert facts["driver_python"] == facts["worker_python"] == str(VENV_BIN / "python")
     # pyspark from site-packages, compiled once, not from the zip copy spark-submit puts first.

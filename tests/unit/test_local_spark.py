@@ -9,6 +9,7 @@ from fashion_pipeline.local_spark import (
     CLASS_PATH_KEY,
     GENERATED_MARKER,
     JAVA_OPTIONS_KEY,
+    QUIET_ARCHIVE_OPTIONS,
     LocalSparkError,
     install,
     read_spark_defaults,
@@ -69,7 +70,7 @@ def test_install_links_the_sources_and_appends_jars_first_and_the_archive(fake_s
     assert effective[CLASS_PATH_KEY] == f"/usr/share/java/postgresql.jar:{home / 'jars' / '*'}"
     assert effective[JAVA_OPTIONS_KEY] == (
         f"-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000 -XX:SharedArchiveFile={conf / ARCHIVE_NAME}"
-        " -Xlog:cds=off -Xlog:cds+dynamic=off"
+        f" {QUIET_ARCHIVE_OPTIONS}"
     )
     # The archive was dumped with the source's options, not with an archive of its own.
     assert archive_runs == ["-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000"]
