@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
 from fashion_pipeline.aws import aws_client
 from fashion_pipeline.generate import generate_hm
 from fashion_pipeline.landing import land_directory
-from fashion_pipeline.orchestration.local_airflow import LocalAirflow
+from fashion_pipeline.orchestration.local_airflow import AirflowRunFailed, LocalAirflow
 from fashion_pipeline.orchestration.raw_inputs import raw_files_pending
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.credentials import resolve_rds_connection
@@ -50,3 +52,10 @@ def test_the_local_night_runs_every_job_by_spark_submit(store_config, moto_servi
     text = summary["text"]
     assert text.startswith(f"fashion-pipeline night of {RUN_DATE}")
     assert f"store orders: {published:,} orders" in text and "checks pass" in text
+
+
+def test_an_unknown_dag_is_one_line_naming_the_dags_there(config, capfd):
+    with pytest.raises(AirflowRunFailed, match="cannot run no_such_dag"):
+        LocalAirflow.for_config(config).test_dag("no_such_dag", RUN_DATE, timeout_s=300)
+    err = capfd.readouterr().err
+    assert "no DAG no_such_dag in" in err and "clickstream_5min, nightly_batch" in err

@@ -19,6 +19,8 @@ from fashion_pipeline.config import PROJECT_ROOT, Config
 from fashion_pipeline.errors import PipelineError
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
+# The child's exit code when the DAG cannot even start (import error, unknown DAG id).
+CANNOT_START = 2
 
 
 class AirflowRunFailed(PipelineError):
@@ -74,6 +76,8 @@ class LocalAirflow:
             [sys.executable, "-m", "fashion_pipeline.orchestration.local_airflow", dag_id, logical.isoformat()],
             env=self.child_environment(), timeout=timeout_s,
         )
+        if completed.returncode == CANNOT_START:
+            raise AirflowRunFailed(f"cannot run {dag_id}: see the line above (the DAG files are in {DAGS_FOLDER})")
         state = "success" if completed.returncode == 0 else "failed"
         if completed.returncode != 0:
             raise AirflowRunFailed(f"{dag_id} {run_date} ended {state}: see the task logs above "
@@ -118,11 +122,11 @@ def _run_in_child(dag_id: str, logical_date_text: str) -> int:
     if bag.import_errors:
         for path, error in bag.import_errors.items():
             print(f"cannot import {path}: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
-        return 2
+        return CANNOT_START
     dag = bag.get_dag(dag_id)
     if dag is None:
         print(f"no DAG {dag_id} in {DAGS_FOLDER}; DAGs: {', '.join(sorted(bag.dag_ids))}", file=sys.stderr)
-        return 2
+        return CANNOT_START
     logical = datetime.fromisoformat(logical_date_text)
     # Airflow 3.3's dag.test() looks the deadline alerts of a finished run up by id but holds the
     # unserialised alerts ('dict' object has no attribute 'hex' as the run ends); the scheduler
