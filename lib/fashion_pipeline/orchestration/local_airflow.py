@@ -68,13 +68,17 @@ class LocalAirflow:
             raise AirflowRunFailed(f"airflow db migrate failed: {last}")
         stamp.touch()
 
-    def test_dag(self, dag_id: str, run_date: date, timeout_s: float | None = None) -> str:
-        """Run `dag_id` for the day `run_date` with dag.test(); returns the run's final state."""
+    def test_dag(self, dag_id: str, run_date: date, timeout_s: float | None = None, quiet: bool = False) -> str:
+        """Run `dag_id` for the day `run_date` with dag.test(); returns the run's final state.
+        `quiet`: only Airflow's warnings and errors (a failed task's cause) reach the terminal."""
         self.migrate()
         logical = nightly_logical_date(run_date)
+        environment = self.child_environment()
+        if quiet:
+            environment["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         completed = subprocess.run(
             [sys.executable, "-m", "fashion_pipeline.orchestration.local_airflow", dag_id, logical.isoformat()],
-            env=self.child_environment(), timeout=timeout_s,
+            env=environment, timeout=timeout_s,
         )
         if completed.returncode == CANNOT_START:
             raise AirflowRunFailed(f"cannot run {dag_id}: see the line above (the DAG files are in {DAGS_FOLDER})")
