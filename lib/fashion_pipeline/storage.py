@@ -17,10 +17,11 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 from urllib.parse import urlparse
 
-from fashion_pipeline.config import Config
+if TYPE_CHECKING:  # annotations only: Spark's Python workers use LocalStorage/S3Storage without pydantic
+    from fashion_pipeline.config import Config
 
 
 class Storage(Protocol):

@@ -5,9 +5,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from fashion_pipeline.aws import aws_client
 from fashion_pipeline.config import ConfigError
 from fashion_pipeline.streaming import KinesisSourceOptionError, kinesis_reader_options
-from fashion_pipeline.streaming.batch_metadata import LocalBatchMetadata
+from fashion_pipeline.streaming.batch_metadata import LocalBatchMetadata, S3BatchMetadata
 from fashion_pipeline.streaming.kinesis_fetch import RetryPolicy
 from fashion_pipeline.streaming.kinesis_source import KinesisSourceOptions, parse_options
 from fashion_pipeline.streaming.shard_plan import BatchPlan, ShardOutcome, ShardState
@@ -133,3 +134,13 @@ def test_streaming_config_is_checked(config):
         config.with_overrides({"streaming.source_format": "kafka"})
     with pytest.raises(ConfigError, match="records_per_fetch"):
         config.with_overrides({"streaming.records_per_fetch": 20_000})
+
+
+def test_s3_metadata_keeps_the_first_outcome(aws_config):
+    s3 = aws_client("s3", aws_config)
+    s3.create_bucket(Bucket="stream-metadata")
+    store = S3BatchMetadata("s3://stream-metadata/meta", s3)
+    first = ShardOutcome(10, "10", more=True)
+    assert store.record_outcome(1, "s-0", first) == first
+    assert store.record_outcome(1, "s-0", ShardOutcome(3, "3")) == first  # the loser learns the winner
+    assert store.outcome(1, "s-0") == first

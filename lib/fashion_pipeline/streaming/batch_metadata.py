@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from fashion_pipeline.storage import LocalStorage, S3Storage
 from fashion_pipeline.streaming.shard_plan import BatchPlan, ShardOutcome
 
 _BATCH_DIGITS = 12
@@ -83,17 +84,10 @@ class LocalBatchMetadata:
             return None
 
     def record_outcome(self, batch: int, shard_id: str, outcome: ShardOutcome) -> ShardOutcome:
-        target = self._outcome_path(batch, shard_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-        partial.write_text(_outcome_json(outcome), encoding="utf-8")
-        try:
-            os.link(partial, target)  # atomic, and fails if another read got there first
+        # Written whole and only if absent: the first read of a batch's shard wins.
+        if LocalStorage().create_exclusive(str(self._outcome_path(batch, shard_id)), _outcome_json(outcome)):
             return outcome
-        except FileExistsError:
-            return self.outcome(batch, shard_id)
-        finally:
-            partial.unlink(missing_ok=True)
+        return self.outcome(batch, shard_id)
 
     def discard_outcomes(self, batch: int) -> None:
         shutil.rmtree(self._root / "outcomes" / batch_name(batch), ignore_errors=True)
@@ -147,15 +141,9 @@ class S3BatchMetadata:
         return ShardOutcome.from_json(json.loads(body))
 
     def record_outcome(self, batch: int, shard_id: str, outcome: ShardOutcome) -> ShardOutcome:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._s3.put_object(Bucket=self._bucket, Key=self._outcome_key(batch, shard_id),
-                                Body=_outcome_json(outcome).encode("utf-8"), IfNoneMatch="*")
+        uri = f"s3://{self._bucket}/{self._outcome_key(batch, shard_id)}"
+        if S3Storage(self._s3).create_exclusive(uri, _outcome_json(outcome)):
             return outcome
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise
         return self.outcome(batch, shard_id)
 
     def discard_outcomes(self, batch: int) -> None:
