@@ -7,7 +7,6 @@ name or ingest date, is skipped, so landing twice can never double anything down
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
@@ -17,9 +16,8 @@ from fashion_pipeline.config import join_uri
 from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.landing_manifest import ManifestEntry, hm_root, manifest_prefix, read_manifest  # noqa: F401
 from fashion_pipeline.schemas import HM_TABLES_BY_FILE, TableSpec
-from fashion_pipeline.storage import Storage
+from fashion_pipeline.storage import Storage, file_sha256
 
-HASH_CHUNK_BYTES = 8 * 1024 * 1024
 SHORT_HASH = 12
 
 
@@ -90,13 +88,3 @@ def check_header(path: Path, spec: TableSpec) -> None:
             f"{path}: header {','.join(columns)!r} does not match the H&M {spec.name} schema "
             f"{','.join(spec.raw_columns)!r}"
         )
-
-
-def file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Protocol
 from urllib.parse import urlparse
 
+HASH_CHUNK_BYTES = 8 * 1024 * 1024
+
 if TYPE_CHECKING:  # annotations only: Spark's Python workers use LocalStorage/S3Storage without pydantic
     from fashion_pipeline.config import Config
 
@@ -214,6 +216,17 @@ def storage_for(config: Config) -> Storage:
 
 def _local(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """The SHA-256 of a local file and its size, read in chunks (landed files can be gigabytes)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _digest(data: bytes) -> str:

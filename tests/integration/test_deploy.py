@@ -12,9 +12,9 @@ import pytest
 
 from fashion_pipeline.aws import aws_client
 from fashion_pipeline.cli import main
-from fashion_pipeline.orchestration.deploy import build_wheel, deploy, file_sha256, wheel_version
+from fashion_pipeline.orchestration.deploy import build_wheel, deploy, wheel_version
 from fashion_pipeline.orchestration.release import REQUIRED_ARTIFACTS, read_release, release_manifest_uri
-from fashion_pipeline.storage import storage_for
+from fashion_pipeline.storage import file_sha256, storage_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "fashion-deploy-tests"
@@ -80,7 +80,7 @@ def test_deploy_then_unchanged_redeploy_uploads_nothing(deploy_config, capsys):
     assert release.version.startswith("0.1.0+")
     # Every artifact sits under the hash of its bytes, and the manifest is in the env's folder.
     assert release.uri("jdbc_jar") == (
-        f"s3://{BUCKET}/deploy/artifacts/{file_sha256(Path('/usr/share/java/postgresql.jar'))[:16]}/postgresql.jar")
+        f"s3://{BUCKET}/deploy/artifacts/{file_sha256(Path('/usr/share/java/postgresql.jar'))[0][:16]}/postgresql.jar")
     assert release.job_uri("train_als").endswith("/train_als.py")
     assert release_manifest_uri(deploy_config) == f"s3://{BUCKET}/deploy/local/release.json"
     # The stack's LambdaCodeKey parameter takes the zip's key as printed.

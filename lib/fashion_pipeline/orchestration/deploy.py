@@ -40,7 +40,7 @@ from fashion_pipeline.orchestration.release import (
     deploy_root,
     release_manifest_uri,
 )
-from fashion_pipeline.storage import Storage
+from fashion_pipeline.storage import Storage, file_sha256
 
 # What setup.py reads: README is its long description, conf/*.yaml go into the wheel.
 WHEEL_SOURCES = ("setup.py", "README.md", "lib", "conf")
@@ -66,7 +66,7 @@ class Artifact:
 
     @classmethod
     def of(cls, name: str, path: Path) -> "Artifact":
-        return cls(name, Path(path), file_sha256(Path(path)))
+        return cls(name, Path(path), file_sha256(Path(path))[0])
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,6 @@ class DeployResult:
         if self.airflow:
             lines += self.airflow.environment_lines()
         return lines
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_wheel(project_root: Path, work_dir: Path) -> Path:
