@@ -80,10 +80,9 @@ def nightly_batch_dag(config: Config | None = None) -> DAG:
             ignore_downstream_trigger_rules=False,
         )
         if config.env == "emr":
-            job_tasks, first, cluster_tasks = _emr_job_tasks(config, raw_pending)
+            job_tasks, cluster_tasks = _emr_job_tasks(config, raw_pending)
         else:
-            job_tasks = _local_job_tasks(config, raw_pending)
-            first, cluster_tasks = [], []
+            job_tasks, cluster_tasks = _local_job_tasks(config, raw_pending), []
         check_entry, checks = _quality_check_tasks(config)
         job_tasks["data_quality"][-1] >> check_entry
         outcome = PythonOperator(
@@ -101,8 +100,6 @@ def nightly_batch_dag(config: Config | None = None) -> DAG:
         )
         all_job_tasks = [task for tasks in job_tasks.values() for task in tasks]
         [*all_job_tasks, *checks, *cluster_tasks] >> outcome >> summary
-        for task in first:
-            task >> raw_pending
     return dag
 
 
@@ -173,7 +170,7 @@ def _emr_job_tasks(config: Config, raw_pending):
     terminate = EmrTerminateJobFlowOperator(
         task_id="terminate_cluster", job_flow_id=cluster_id, aws_conn_id=aws_conn_id, trigger_rule="all_done",
     )
-    plan >> create
+    plan >> create >> raw_pending
     job_tasks: dict[str, list] = {}
     for job in NIGHTLY_JOBS:
         submit = EmrAddStepsOperator(
@@ -198,7 +195,7 @@ def _emr_job_tasks(config: Config, raw_pending):
         create >> submit
         _after_upstream(job, submit, job_tasks, raw_pending)
         job_tasks[job.name] = [submit, wait]
-    return job_tasks, [create], [plan, create, terminate]
+    return job_tasks, [plan, create, terminate]
 
 
 def _local_job_tasks(config: Config, raw_pending):
@@ -328,7 +325,7 @@ def _run_checks_on_duckdb(env: str, run_date: str) -> list[dict]:
     from datetime import date
 
     from fashion_pipeline.catalog.local_query import run_athena_sql
-    from fashion_pipeline.orchestration.nightly_tasks import blocking_failures, check_result_from_rows
+    from fashion_pipeline.orchestration.nightly_tasks import check_result_from_rows
     from fashion_pipeline.quality.checks import load_sql_checks
 
     config = _config(env)
@@ -337,13 +334,13 @@ def _run_checks_on_duckdb(env: str, run_date: str) -> list[dict]:
         frame = run_athena_sql(config, check.sql, check.parameters(date.fromisoformat(run_date)))
         rows = [list(frame.columns), *[[None if v is None else str(v) for v in row] for row in frame.itertuples(index=False)]]
         results.append(check_result_from_rows(check, run_date, rows))
-    return _check_verdict(results, blocking_failures(results))
+    return _check_verdict(results)
 
 
 def _read_athena_checks(env: str, run_date: str, ti) -> list[dict]:
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
-    from fashion_pipeline.orchestration.nightly_tasks import athena_rows, blocking_failures, check_result_from_rows
+    from fashion_pipeline.orchestration.nightly_tasks import athena_rows, check_result_from_rows
     from fashion_pipeline.quality.checks import load_sql_checks
 
     config = _config(env)
@@ -353,18 +350,19 @@ def _read_athena_checks(env: str, run_date: str, ti) -> list[dict]:
         execution_id = ti.xcom_pull(task_ids=f"athena_{check.name}")
         pages = hook.get_conn().get_paginator("get_query_results").paginate(QueryExecutionId=execution_id)
         results.append(check_result_from_rows(check, run_date, athena_rows(pages)))
-    return _check_verdict(results, blocking_failures(results))
+    return _check_verdict(results)
 
 
-def _check_verdict(results, failures) -> list[dict]:
+def _check_verdict(results) -> list[dict]:
     from dataclasses import asdict
 
+    from fashion_pipeline.orchestration.nightly_tasks import blocking_failures
     from fashion_pipeline.quality.checks import DataQualityFailure
 
     for result in results:
         log.info("%s", result.line())
+    failures = blocking_failures(results)
     if failures:
-
         raise DataQualityFailure("blocking check(s) failed: " + ", ".join(r.name for r in failures))
     return [asdict(result) for result in results]
 

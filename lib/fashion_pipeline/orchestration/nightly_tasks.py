@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import deque
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -41,21 +40,19 @@ def run_local_job(job: NightlyJob, config: Config, run_date: date | str,
                   echo: Callable[[str], None] = print, popen=subprocess.Popen) -> None:
     """spark-submit the job on this machine, as an EMR step would on the cluster; its output goes
     to the task's log line by line, and a failure is its last line (the job's one-line cause)."""
-    job_name = job.name
     command = local_submit_command(job, config, run_date)
     echo("$ " + " ".join(command))
-    last_lines: deque[str] = deque(maxlen=5)
+    last_line = "no output"
     with popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                env=spark_submit_environment()) as process:
         for line in process.stdout:
             line = line.rstrip("\n")
             echo(line)
             if line.strip():
-                last_lines.append(line.strip())
+                last_line = line.strip()
         returncode = process.wait()
     if returncode != 0:
-        cause = last_lines[-1] if last_lines else "no output"
-        raise StepFailed(f"{job_name} exited {returncode}: {cause}")
+        raise StepFailed(f"{job.name} exited {returncode}: {last_line}")
 
 
 # What an in-process Spark session of the parent (or a developer's shell) leaves in the environment,
