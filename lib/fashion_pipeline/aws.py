@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # annotations only: executors and the Lambda package import t
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # moto accepts any credentials; these are placeholders for the loopback emulator, not secrets.
-_EMULATOR_CREDENTIALS = {"aws_access_key_id": "local-emulator", "aws_secret_access_key": "local-emulator"}
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "local-emulator", "aws_secret_access_key": "local-emulator"}
 
 
 def is_local_endpoint(endpoint_url: str | None) -> bool:
@@ -33,7 +33,7 @@ def aws_client_from_settings(service: str, region: str, endpoint_url: str | None
     """The same client from plain values: what Spark executors get (a Config is not shipped there)."""
     credentials = {}
     if is_local_endpoint(endpoint_url) and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        credentials = _EMULATOR_CREDENTIALS
+        credentials = EMULATOR_CREDENTIALS
     return boto3.session.Session().client(
         service,
         region_name=region,

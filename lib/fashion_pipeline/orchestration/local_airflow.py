@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
+from fashion_pipeline.aws import EMULATOR_CREDENTIALS, is_local_endpoint
 from fashion_pipeline.config import PROJECT_ROOT, Config
 from fashion_pipeline.errors import PipelineError
 
@@ -112,10 +113,11 @@ def aws_connection(config: Config) -> dict:
     extra = {"region_name": config.aws.region}
     if config.aws.endpoint_url:
         extra["endpoint_url"] = config.aws.endpoint_url
-    # moto accepts any key; on AWS the worker's role signs and no key is given.
+    # The emulator's placeholder key, as aws_client uses it; on AWS the worker's role signs.
     connection = {"conn_type": "aws", "extra": extra}
-    if config.aws.endpoint_url:
-        connection.update({"login": "local-emulator", "password": "local-emulator"})
+    if is_local_endpoint(config.aws.endpoint_url):
+        connection.update({"login": EMULATOR_CREDENTIALS["aws_access_key_id"],
+                           "password": EMULATOR_CREDENTIALS["aws_secret_access_key"]})
     return connection
 
 
