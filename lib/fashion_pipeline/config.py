@@ -139,6 +139,23 @@ class RecsConfig(_Section):
     # Cold start: customers without history get what their segment (age band, club status) buys.
     age_band_edges: tuple[int, ...] = (25, 35, 45, 55, 65)
     neighbors_k: int = 20
+    # The learned ranker (recs/ranker.py): candidates per customer from their ALS top, own recent
+    # purchases, the trend, their segment's best sellers and the neighbours of their latest
+    # purchases; gradient-boosted trees trained on the week before the run date (features up to
+    # T-7, labels the purchases of T-6..T). A validation share of that week's buyers picks what
+    # is served: the ranker, or the best single strategy when the ranker does not beat it.
+    ranker_enabled: bool = True
+    ranker_label_days: int = Field(default=7, gt=0)
+    ranker_als_candidates: int = Field(default=24, gt=0)
+    ranker_neighbour_seeds: int = Field(default=3, ge=0)
+    ranker_neighbours_per_seed: int = Field(default=4, ge=0)
+    ranker_history_items: int = Field(default=48, gt=0)
+    ranker_trees: int = Field(default=40, gt=0)
+    ranker_depth: int = Field(default=5, gt=0)
+    ranker_step_size: float = Field(default=0.1, gt=0)
+    ranker_negatives_per_customer: int = Field(default=12, gt=0)
+    ranker_max_train_customers: int = Field(default=60_000, gt=0)
+    ranker_validation_fraction: float = Field(default=0.3, gt=0, lt=1)
     # Evaluation: the last holdout_days up to the run date are held out.
     holdout_days: int = 7
     # Serving load (DynamoDB BatchWriteItem from the executors).

@@ -57,6 +57,12 @@ def test_als_and_the_blend_beat_popularity_on_planted_taste(spark, tiny_lake):
     assert maps["blend"] > 1.1 * maps["repurchase_trending"]
     assert all(0.0 <= r.recall_at_12 <= 1.0 and 0.0 < r.coverage <= 1.0 for r in report.results)
     assert "blend / repurchase_trending" in report.summary() and "MAP@12" in report.summary()
+    # What is served won on the validation week before the holdout, never against the holdout.
+    validation = report.ranker["validation_map_at_12"]
+    assert report.served_strategy == report.ranker["served"]
+    assert validation[report.served_strategy] == max(validation.values())
+    if report.served_strategy in ("ranker", "blend"):  # same lists, same cold-start rule
+        assert maps["served"] == maps[report.served_strategy]
     saved = list(Path(config.paths.lake("_reports", "recs")).glob("evaluation-2020-09-22-*.json"))
     assert saved and json.loads(saved[0].read_text())["results"][4]["strategy"] == "blend"
 
@@ -76,7 +82,8 @@ def test_every_customer_gets_twelve_distinct_items_and_cold_starts_get_their_seg
     assert cold.count() == customers.join(buyers, "customer_id", "left_anti").count() > 0
     assert cold.filter(F.array_contains("items.reason", "als") | F.array_contains("items.reason", "repurchase")).count() == 0
     reasons = {r.reason for r in recommendations.select(F.explode("items.reason").alias("reason")).distinct().collect()}
-    assert reasons == {"als", "repurchase", "popular"}
+    assert {"als", "popular"} <= reasons <= {"als", "repurchase", "popular"}
+    assert trained.served_strategy in ("ranker", "blend", "als", "repurchase_trending")
     assert recommendations.select("model_version").distinct().collect()[0][0] == trained.model_version
     assert trained.users_with_history + trained.cold_start_users == generated.row_counts["customers"]
 
@@ -105,8 +112,10 @@ def test_neighbours_and_versioned_model_files(spark, tiny_lake, trained):
     model_dir = Path(trained.outputs["model"])
     assert model_dir.name == f"version={trained.model_version}"
     saved = json.loads((model_dir / "model.json").read_text())
-    assert saved["parameters"]["rank"] == config.recs.rank
-    user_index = read_table(spark, str(model_dir / "user_index"))
+    assert saved["parameters"]["rank"] == config.recs.rank and saved["served_strategy"] == trained.served_strategy
+    ranker = json.loads((model_dir / "ranker.json").read_text())
+    assert ranker["features"] and ranker["trees"] == config.recs.ranker_trees
+    user_index = read_table(spark, str(Path(trained.outputs["factors"]) / "user_index"))
     assert user_index.agg(F.min("user_index"), F.max("user_index")).first() == (0, user_index.count() - 1)
 
 

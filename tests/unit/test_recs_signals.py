@@ -7,13 +7,13 @@ from chispa import assert_df_equality
 from fashion_pipeline.recs import signals
 
 AS_OF = date(2020, 9, 22)
-SALES_SCHEMA = "t_dat date, customer_id string, article_id string"
+SALES_SCHEMA = "t_dat date, customer_id string, article_id string, price double"
 SALES = [
-    (date(2020, 9, 22), "c1", "A"),
-    (date(2020, 9, 22), "c1", "A"),  # a second unit of the same sale
-    (date(2020, 9, 12), "c1", "B"),  # ten days old: half weight with a ten-day half-life
-    (date(2020, 9, 21), "c2", "B"),
-    (date(2020, 8, 1), "c2", "C"),
+    (date(2020, 9, 22), "c1", "A", 0.02),
+    (date(2020, 9, 22), "c1", "A", 0.02),  # a second unit of the same sale
+    (date(2020, 9, 12), "c1", "B", 0.05),  # ten days old: half weight with a ten-day half-life
+    (date(2020, 9, 21), "c2", "B", 0.04),
+    (date(2020, 8, 1), "c2", "C", 0.01),
 ]
 
 
@@ -29,6 +29,16 @@ def test_interactions_sum_decayed_units_per_pair(spark, sales_df):
         "customer_id string, article_id string, weight double, units bigint",
     )
     assert_df_equality(result, expected, ignore_row_order=True, ignore_nullable=True, allow_nan_equality=True)
+
+
+def test_user_history_lists_the_latest_articles_first_with_their_units_and_age(spark, sales_df):
+    interactions = signals.to_interactions(sales_df, AS_OF, half_life_days=10.0)
+    index = spark.createDataFrame([("A", 0), ("B", 1), ("C", 2)], "article_id string, item_index int")
+    history = signals.user_history(interactions.join(index, "article_id"), AS_OF, max_items=2)
+    rows = {r.customer_id: r for r in history.collect()}
+    assert rows["c1"].hist_items == [0, 1] and rows["c1"].hist_units == [2.0, 1.0] and rows["c1"].hist_days == [0.0, 10.0]
+    assert rows["c2"].hist_items == [1, 2] and rows["c2"].hist_days == [1.0, 52.0]
+    assert rows["c1"].log_mean_price == pytest.approx(__import__("math").log(0.09 / 3))
 
 
 def test_filter_days_is_inclusive_at_both_ends(sales_df):

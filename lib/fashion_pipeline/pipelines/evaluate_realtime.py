@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
 
 def run_evaluate_realtime(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> RealtimeEvaluationReport:
     transactions_df, customers_df = read_sales_and_customers(spark, config)
-    report = evaluate_realtime(spark, config, transactions_df, customers_df, run_date)
+    report = evaluate_realtime(spark, config, storage, transactions_df, customers_df, run_date)
     storage.write_text(reports_uri(config, "recs", f"realtime-evaluation-{run_date}-{report.model_version}.json"),
                        report.to_json())
     return report

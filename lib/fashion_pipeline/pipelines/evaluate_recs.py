@@ -27,6 +27,6 @@ def add_arguments(parser) -> None:
 
 def run_evaluate_recs(spark: SparkSession, config: Config, storage: Storage, run_date: date) -> EvaluationReport:
     transactions_df, customers_df = read_sales_and_customers(spark, config)
-    report = evaluate(spark, config, transactions_df, customers_df, run_date, config.recs)
+    report = evaluate(spark, config, storage, transactions_df, customers_df, run_date, config.recs)
     storage.write_text(reports_uri(config, "recs", f"evaluation-{run_date}-{report.model_version}.json"), report.to_json())
     return report

@@ -7,8 +7,12 @@ Under `<lake_root>/recs/`:
   model_version, generated_at. Customers with history get the blend; the others the popular
   articles of their segment (reason "popular").
 - `item_neighbors/run_date=D/`: article_id, neighbors (article_id, score), model_version, generated_at.
-- `models/version=V/`: user_index, article_index (the id mapping tables), user_factors,
-  item_factors and model.json (parameters, counts). V is derived from D and the parameters.
+- `models/version=V/`: model.json (parameters, counts, the served strategy and the ranker's
+  validation) and ranker.json (its trees). V is derived from D and the parameters.
+- `factors/version=F/`: user_index, article_index (the id mapping tables), user_factors and
+  item_factors. F is derived from D and the ALS parameters alone: the ranker's training a week
+  later reads them instead of fitting ALS again.
+Customers with history get the strategy the ranker's validation chose (recs/ranker_training.py).
 Re-running a day replaces that day's partitions and that version's files.
 """
 from __future__ import annotations
@@ -23,9 +27,11 @@ from pyspark.sql import functions as F
 from fashion_pipeline.config import Config
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
-from fashion_pipeline.recs.model import fit_recommender, item_neighbors, model_version
+from fashion_pipeline.recs.model import factors_version, item_neighbors, model_version
+from fashion_pipeline.recs.ranker import FEATURES
 from fashion_pipeline.recs.recommend import (
-    als_checkpoint_uri,
+    factors_uri,
+    fit_for_serving,
     model_uri,
     read_sales_and_customers,
     recommend_all,
@@ -50,6 +56,8 @@ class TrainReport:
     cold_start_users: int = 0
     candidates: int = 0
     articles_with_neighbors: int = 0
+    served_strategy: str = "blend"
+    ranker: dict = field(default_factory=dict)
     recommendations_by_reason: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -61,7 +69,7 @@ class TrainReport:
         reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(self.recommendations_by_reason.items()))
         return (
             f"train_als run_date={self.run_date} model_version={self.model_version}: "
-            f"{self.interactions:,} interactions, {self.users_with_history:,} users scored by the blend, "
+            f"{self.interactions:,} interactions, {self.users_with_history:,} users served {self.served_strategy}, "
             f"{self.cold_start_users:,} cold-start users, {self.candidates:,} candidate articles, "
             f"{self.articles_with_neighbors:,} articles with neighbours; items by reason: {reasons}; "
             f"{self.seconds:.0f} s -> {self.outputs.get('recommendations', '')}"
@@ -80,14 +88,15 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
     report = TrainReport(run_date=run_date.isoformat(), model_version=version, generated_at=generated_at)
     transactions_df, customers_df = read_sales_and_customers(spark, config)
 
-    fit = fit_recommender(
-        spark, transactions_df, customers_df, run_date, recs, model_uri(config, version),
-        checkpoint_uri=als_checkpoint_uri(config),
-    )
+    fit, ranker = fit_for_serving(spark, config, storage, transactions_df, customers_df, run_date, recs)
+    if ranker is not None:
+        print(ranker.summary(), flush=True)
+        report.ranker = ranker.to_dict()
+        storage.write_text(model_uri(config, version) + "/ranker.json", json.dumps(
+            {"features": list(FEATURES), **ranker.to_dict(),
+             "model": ranker.model.to_dict() if ranker.model is not None else None}, sort_keys=True))
+    report.served_strategy = fit.context.served
     stamp = {"model_version": F.lit(version), "generated_at": F.lit(generated_at), "run_date": F.lit(run_date)}
-
-    write_table(fit.user_factors_df, model_uri(config, version) + "/user_factors")
-    write_table(fit.item_factors_df, model_uri(config, version) + "/item_factors")
 
     recommendations_df = recommend_all(spark, fit, customers_df).withColumns(stamp)
     write_table(recommendations_df, RECOMMENDATIONS_TABLE.uri(config), partition_by=RECOMMENDATIONS_TABLE.partition_keys)
@@ -110,11 +119,13 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
         "recommendations": RECOMMENDATIONS_TABLE.uri(config, run_date=run_date),
         "item_neighbors": ITEM_NEIGHBORS_TABLE.uri(config, run_date=run_date),
         "model": model_uri(config, version),
+        "factors": factors_uri(config, factors_version(run_date, recs)),
     }
     report.seconds = (datetime.now(timezone.utc) - started).total_seconds()
     storage.write_text(model_uri(config, version) + "/model.json", json.dumps(
         {"model_version": version, "run_date": run_date.isoformat(), "generated_at": generated_at,
          "parameters": recs.model_dump(mode="json"), "interactions": fit.interactions,
-         "candidates": fit.n_candidates}, indent=2, sort_keys=True))
+         "candidates": fit.n_candidates, "served_strategy": report.served_strategy, "ranker": report.ranker,
+         "factors": report.outputs["factors"]}, indent=2, sort_keys=True))
     storage.write_text(reports_uri(config, "recs", f"train_als-{run_date}.json"), report.to_json())
     return report

@@ -47,13 +47,13 @@ from fashion_pipeline.realtime.rule import RuleSettings, epoch_ms, score_realtim
 from fashion_pipeline.recs import signals
 from fashion_pipeline.recs.evaluation import holdout_window
 from fashion_pipeline.recs.metrics import actual_purchases, average_precision_column, recall_column
-from fashion_pipeline.recs.model import fit_recommender, item_neighbors, model_version, score_users
+from fashion_pipeline.recs.model import item_neighbors, model_version, score_users
 from fashion_pipeline.recs.recommend import (
     ITEM_STRUCT,
-    als_checkpoint_uri,
     cold_start_recommendations,
-    evaluation_model_uri,
+    fit_for_serving,
 )
+from fashion_pipeline.storage import Storage
 
 BATCH_ONLY, RULE = "batch_only", "batch_plus_session"
 NEIGHBOURS_ONLY, SESSION_ONLY = "rule_without_viewed_articles", "rule_without_batch"
@@ -124,8 +124,8 @@ class RealtimeEvaluationReport:
         return "\n".join(lines)
 
 
-def evaluate_realtime(spark: SparkSession, config: Config, transactions_df: DataFrame, customers_df: DataFrame,
-                      run_date: date) -> RealtimeEvaluationReport:
+def evaluate_realtime(spark: SparkSession, config: Config, storage: Storage, transactions_df: DataFrame,
+                      customers_df: DataFrame, run_date: date) -> RealtimeEvaluationReport:
     recs, clicks = config.recs, config.clickstream
     train_until, first_held_out, last_held_out = holdout_window(run_date, recs.holdout_days)
     version = model_version(train_until, recs)
@@ -139,8 +139,7 @@ def evaluate_realtime(spark: SparkSession, config: Config, transactions_df: Data
             f"{unmatched:,} buyers are not customers of the taste model clickstream.scale={clicks.scale}, "
             f"model_seed={clicks.model_seed}: set both to the scale and seed the lake's data was generated with")
 
-    fit = fit_recommender(spark, transactions_df, customers_df, train_until, recs,
-                          evaluation_model_uri(config, version), checkpoint_uri=als_checkpoint_uri(config))
+    fit, _ = fit_for_serving(spark, config, storage, transactions_df, customers_df, train_until, recs)
     batch_df = batch_lists(spark, fit, buyers_df, customers_df)
     neighbors_df = session_neighbors(sessions_df, item_neighbors(spark, fit))
     inputs_df = (

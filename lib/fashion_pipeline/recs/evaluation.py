@@ -7,9 +7,12 @@ held-out days:
 - trending: the best candidates by time-decayed units;
 - repurchase_trending: the customer's own recent purchases, then trending;
 - als: ALS alone over the candidates;
-- blend: what train_als serves (ALS + trend + repurchase; segment popularity for cold starts).
-Customers a strategy cannot score (no history) get trending, except in the blend, which has its
-own cold-start rule.
+- blend: ALS + trend + repurchase with hand-set weights (segment popularity for cold starts);
+- ranker: the learned ranker (recs/ranker_training.py), trained on the week before the holdout;
+- served: what train_als would have served on the last training day: the ranker or, when it lost
+  on its validation buyers, the best single strategy (segment popularity for cold starts).
+Customers a strategy cannot score (no history) get trending, except in the blend and served,
+which have their own cold-start rule.
 """
 from __future__ import annotations
 
@@ -28,22 +31,16 @@ from fashion_pipeline.recs.metrics import (
     average_precision_column,
     recall_column,
 )
-from fashion_pipeline.recs.model import (
-    RecommenderFit,
-    fit_recommender,
-    model_version,
-    score_users,
-)
+from fashion_pipeline.recs.model import RecommenderFit, model_version, score_users
 from fashion_pipeline.recs.recommend import (
-    als_checkpoint_uri,
     cold_start_recommendations,
-    evaluation_model_uri,
+    fit_for_serving,
     read_sales_and_customers,
 )
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import ARTICLES_TABLE, read_lake_table, reports_uri
 
-STRATEGIES = ("popular_last_week", "trending", "repurchase_trending", "als", "blend")
+STRATEGIES = ("popular_last_week", "trending", "repurchase_trending", "als", "blend", "ranker", "served")
 BASELINE_FOR_GOAL = "repurchase_trending"
 BLEND_GOAL = 1.10
 
@@ -67,10 +64,18 @@ class EvaluationReport:
     cold_start_customers: int
     catalogue_articles: int
     results: list[StrategyResult] = field(default_factory=list)
+    served_strategy: str = "blend"
+    ranker: dict = field(default_factory=dict)
     created_at: str = ""
 
     def result(self, strategy: str) -> StrategyResult:
         return next(r for r in self.results if r.strategy == strategy)
+
+    @property
+    def best_single(self) -> StrategyResult:
+        """The best of the strategies that are not combinations learned or chosen from the others."""
+        singles = [r for r in self.results if r.strategy not in ("ranker", "served")]
+        return max(singles, key=lambda r: r.map_at_12)
 
     @property
     def blend_lift(self) -> float:
@@ -91,6 +96,10 @@ class EvaluationReport:
             lines.append(f"{r.strategy:<22} {r.map_at_12:>9.5f} {r.recall_at_12:>10.5f} {r.coverage:>9.4f}")
         verdict = "meets" if self.blend_lift >= BLEND_GOAL else "misses"
         lines.append(f"blend / repurchase_trending = {self.blend_lift:.3f}x ({verdict} the {BLEND_GOAL:.2f}x goal)")
+        served, best = self.result("served"), self.best_single
+        lines.append(f"served = {self.served_strategy} ({self.ranker.get('reason', 'ranker disabled')}); "
+                     f"served / best single strategy ({best.strategy}) = "
+                     f"{served.map_at_12 / best.map_at_12 if best.map_at_12 else float('inf'):.3f}x")
         return "\n".join(lines)
 
 
@@ -101,15 +110,14 @@ def holdout_window(run_date: date, holdout_days: int) -> tuple[date, date, date]
 
 
 def evaluate(
-    spark: SparkSession, config: Config, transactions_df: DataFrame, customers_df: DataFrame,
+    spark: SparkSession, config: Config, storage: Storage, transactions_df: DataFrame, customers_df: DataFrame,
     run_date: date, recs: RecsConfig,
 ) -> EvaluationReport:
     train_until, first_held_out, last_held_out = holdout_window(run_date, recs.holdout_days)
     version = model_version(train_until, recs)
-    fit = fit_recommender(
-        spark, transactions_df, customers_df, train_until, recs,
-        evaluation_model_uri(config, version), checkpoint_uri=als_checkpoint_uri(config),
-    )
+    fit, ranker = fit_for_serving(spark, config, storage, transactions_df, customers_df, train_until, recs)
+    if ranker is not None:
+        print(ranker.summary(), flush=True)
     actual_df = actual_purchases(signals.filter_days(transactions_df, first_held_out, last_held_out)).cache()
     evaluated = actual_df.count()
     predictions_df = strategy_predictions(spark, fit, transactions_df, customers_df, actual_df)
@@ -124,6 +132,7 @@ def evaluate(
         holdout=[first_held_out.isoformat(), last_held_out.isoformat()], model_version=version,
         parameters=recs.model_dump(mode="json"), evaluated_customers=evaluated,
         cold_start_customers=counts, catalogue_articles=n_articles, results=results,
+        served_strategy=fit.context.served, ranker=ranker.to_dict() if ranker is not None else {},
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     actual_df.unpersist()
@@ -149,6 +158,8 @@ def strategy_metrics(actual_df: DataFrame, predictions_df: DataFrame, evaluated:
     predictions_df.unpersist()
     results = []
     for strategy in STRATEGIES:
+        if strategy not in covered:
+            continue  # not produced (the ranker when it could not be trained)
         row = sums.get(strategy)
         metrics = {
             "map_at_12": float(row["ap"]) / evaluated if row and evaluated else 0.0,
@@ -184,20 +195,27 @@ def strategy_predictions(
         )
         return warm_df.unionByName(cold_df)
 
-    blend_warm_df = scored_df.select(F.lit("blend").alias("strategy"), "customer_id", F.col("item_ids").alias("predicted"))
-    blend_cold_df = cold_start_recommendations(
+    cold_df = cold_start_recommendations(
         customers_df.join(evaluated_df, on="customer_id", how="left_semi")
         .join(scored_df, on="customer_id", how="left_anti"),
         fit,
-    ).select(F.lit("blend").alias("strategy"), "customer_id", F.col("items.article_id").alias("predicted"))
-    return (
+    ).select("customer_id", F.col("items.article_id").alias("predicted"))
+
+    def warm_or_segment(strategy: str, column: str) -> DataFrame:
+        warm_df = scored_df.select(F.lit(strategy).alias("strategy"), "customer_id", F.col(column).alias("predicted"))
+        return warm_df.unionByName(cold_df.select(F.lit(strategy).alias("strategy"), "customer_id", "predicted"))
+
+    predictions_df = (
         everyone("popular_last_week", popular)
         .unionByName(everyone("trending", trending))
         .unionByName(warm_or_trending("repurchase_trending", "repurchase_trending_ids"))
         .unionByName(warm_or_trending("als", "als_ids"))
-        .unionByName(blend_warm_df)
-        .unionByName(blend_cold_df)
+        .unionByName(warm_or_segment("blend", "blend_ids"))
+        .unionByName(warm_or_segment("served", "item_ids"))
     )
+    if fit.context.ranker is not None:
+        predictions_df = predictions_df.unionByName(warm_or_segment("ranker", "ranker_ids"))
+    return predictions_df
 
 
 def _constant_list(spark: SparkSession, top_df: DataFrame):
@@ -238,7 +256,7 @@ def run_recs_sweep(
     for values in itertools.product(*grid.values()):
         overrides = {f"recs.{key}": value for key, value in zip(grid, values)}
         trial = config.with_overrides(overrides)
-        report = evaluate(spark, trial, transactions_df, customers_df, run_date, trial.recs)
+        report = evaluate(spark, trial, storage, transactions_df, customers_df, run_date, trial.recs)
         rows.append(SweepRow(
             parameters={key: getattr(trial.recs, key) for key in grid},
             map_als=report.result("als").map_at_12,

@@ -1,30 +1,58 @@
-"""What the nightly job serves each customer: the blend where there is history, the popular
-articles of the customer's segment where there is none; and where a model version's files live."""
+"""What the nightly job serves each customer: the strategy chosen on the validation week (the
+learned ranker, or the best single strategy) where there is history, the popular articles of the
+customer's segment where there is none; and where a model version's files live."""
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fashion_pipeline.config import Config
+from fashion_pipeline.config import Config, RecsConfig
 from fashion_pipeline.recs import signals
-from fashion_pipeline.recs.model import RecommenderFit, score_users
+from fashion_pipeline.recs.model import RecommenderFit, factors_version, fit_recommender, score_users
+from fashion_pipeline.recs.ranker_training import RankerOutcome, train_ranker
 from fashion_pipeline.recs.scoring import REASON_POPULAR
 from fashion_pipeline.schemas import RECOMMENDED_ITEM
+from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import CUSTOMERS_TABLE, TRANSACTIONS_TABLE, read_lake_table
 
 ITEM_STRUCT = f"array<{RECOMMENDED_ITEM.simpleString()}>"
 MODELS = "recs/models"
-EVALUATION_MODELS = "recs/_evaluation"
+FACTORS = "recs/factors"
 
 
 def model_uri(config: Config, version: str) -> str:
-    """A model version's id mapping tables, factors and model.json."""
+    """A model version's model.json and ranker.json."""
     return config.paths.lake(MODELS, f"version={version}")
 
 
-def evaluation_model_uri(config: Config, version: str) -> str:
-    """The same for models fitted by the offline evaluation (trained on fewer days)."""
-    return config.paths.lake(EVALUATION_MODELS, f"version={version}")
+def factors_uri(config: Config, version: str) -> str:
+    """The ALS factors and id indexes of one day and ALS parameters (model.factors_version),
+    shared by the nightly run, the ranker's training a week later and the evaluation."""
+    return config.paths.lake(FACTORS, f"version={version}")
+
+
+def fit_for_serving(
+    spark: SparkSession, config: Config, storage: Storage, transactions_df: DataFrame, customers_df: DataFrame,
+    as_of: date, recs: RecsConfig,
+) -> tuple[RecommenderFit, RankerOutcome | None]:
+    """The recommender of `as_of` as the nightly job serves it: ALS and signals up to `as_of`,
+    and (recs.ranker_enabled) the ranker trained on the week before and the strategy it chose."""
+    fit = fit_recommender(
+        spark, transactions_df, customers_df, as_of, recs, factors_uri(config, factors_version(as_of, recs)),
+        checkpoint_uri=als_checkpoint_uri(config), storage=storage,
+    )
+    if not recs.ranker_enabled:
+        return fit, None
+    features_day = as_of - timedelta(days=recs.ranker_label_days)
+    fit_before = fit_recommender(
+        spark, transactions_df, customers_df, features_day, recs,
+        factors_uri(config, factors_version(features_day, recs)), checkpoint_uri=als_checkpoint_uri(config),
+        storage=storage,
+    )
+    outcome = train_ranker(spark, fit_before, transactions_df, features_day + timedelta(days=1), as_of, recs)
+    return fit.with_context(ranker=outcome.model, served=outcome.served), outcome
 
 
 def als_checkpoint_uri(config: Config) -> str:
@@ -37,8 +65,8 @@ def read_sales_and_customers(spark: SparkSession, config: Config) -> tuple[DataF
 
 
 def recommend_all(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame) -> DataFrame:
-    """customer_id, items, cold_start for every customer: the blend where there is history,
-    the segment's popular articles where there is none."""
+    """customer_id, items, cold_start for every customer: the served strategy where there is
+    history, the segment's popular articles where there is none."""
     warm_df = score_users(spark, fit).select(
         "customer_id",
         F.arrays_zip(

@@ -16,17 +16,32 @@ One pass yields three lists per user, so evaluation compares them on equal terms
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from fashion_pipeline.recs.ranker import (
+    FEATURES,
+    RankingArrays,
+    TreeEnsemble,
+    UserBlock,
+    candidate_features,
+    candidate_items,
+    unit_rows,
+)
+
 REASON_ALS, REASON_REPURCHASE, REASON_POPULAR = "als", "repurchase", "popular"
+FEATURE_ALREADY_BOUGHT = FEATURES.index("already_bought")
 SCORED_USERS_SCHEMA = (
     "customer_id string, item_ids array<string>, item_scores array<double>, item_reasons array<string>, "
-    "als_ids array<string>, repurchase_trending_ids array<string>"
+    "blend_ids array<string>, als_ids array<string>, repurchase_trending_ids array<string>, ranker_ids array<string>"
 )
+# What a customer with history can be served; the nightly job picks one on the validation week.
+SERVABLE_STRATEGIES = ("ranker", "blend", "als", "repurchase_trending", "trending", "popular_last_week")
+CANDIDATE_ROWS_SCHEMA = "customer_id string, label double, features array<double>"
 NEIGHBORS_SCHEMA = "article_id string, neighbor_ids array<string>, neighbor_scores array<double>"
 
 
@@ -50,6 +65,12 @@ class ScoringContext:
     k: int
     weights: BlendWeights
     block_users: int
+    # The learned ranker's item features and model (recs/ranker.py); without them only the
+    # blend, ALS and repurchase + trending lists are produced.
+    ranking: RankingArrays | None = None
+    ranker: TreeEnsemble | None = None
+    served: str = "blend"
+    history_days: int = 365
 
     @property
     def trending(self) -> np.ndarray:
@@ -145,28 +166,153 @@ def score_block(
     }
 
 
+def user_block(frame: pd.DataFrame) -> UserBlock:
+    """The columns of score_users' input as padded arrays (history columns optional)."""
+    def lists(column: str, dtype) -> list[np.ndarray]:
+        if column not in frame:
+            return [np.empty(0, dtype=dtype)] * len(frame)
+        return [np.asarray(x if x is not None else [], dtype=dtype) for x in frame[column]]
+
+    mean_price = frame["log_mean_price"].to_numpy(dtype=np.float64) if "log_mean_price" in frame else np.full(len(frame), np.nan)
+    segment = frame["segment_index"].fillna(-1).to_numpy(dtype=np.int64) if "segment_index" in frame else np.full(len(frame), -1)
+    return UserBlock(
+        factors=np.stack(frame["features"].to_numpy()).astype(np.float32),
+        repurchase_items=_padded(lists("rep_items", np.int64), -1, np.int64),
+        repurchase_scores=_padded(lists("rep_scores", np.float64), 0.0, np.float64),
+        history_items=_padded(lists("hist_items", np.int64), -1, np.int64),
+        history_units=_padded(lists("hist_units", np.float64), 0.0, np.float64),
+        history_days=_padded(lists("hist_days", np.float64), 0.0, np.float64),
+        segment=segment,
+        log_mean_price=mean_price,
+    )
+
+
+def ranked_candidates(block: UserBlock, context: ScoringContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(items (users, C), features (users, C, F), ALS top items) for the block's customers."""
+    arrays = context.ranking
+    candidate_factors = context.item_factors[context.candidates]
+    als = block.factors @ candidate_factors.T
+    item_units = unit_rows(context.item_factors)
+    trend_position = np.full(len(context.article_ids), len(context.candidates) + 1.0)
+    trend_position[context.candidates] = np.arange(1, len(context.candidates) + 1)
+    items = candidate_items(block, als, context.candidates, context.trending, item_units, arrays, top_k_columns)
+    als_top = context.candidates[top_k_columns(als, arrays.als_candidates)]
+    features = candidate_features(
+        block, items, als_top, trend_position, context.log_trend, context.item_factors, item_units, arrays,
+        context.history_days,
+    )
+    return items, features, als_top
+
+
+def rank_block(block: UserBlock, context: ScoringContext) -> dict[str, list]:
+    """The ranker's top k per customer: ids, margins and reasons."""
+    items, features, als_top = ranked_candidates(block, context)
+    n_users, width = items.shape
+    margin = context.ranker.margin(features.reshape(n_users * width, -1)).reshape(n_users, width)
+    margin = np.where(items >= 0, margin, -np.inf)
+    best = top_k_columns(margin, context.k)
+    best_items = np.take_along_axis(items, best, axis=1)
+    best_scores = np.take_along_axis(margin, best, axis=1)
+    already = np.take_along_axis(features[:, :, FEATURE_ALREADY_BOUGHT], best, axis=1) > 0
+    in_als = (best_items[:, :, None] == als_top[:, None, :]).any(axis=2)
+    reasons = np.where(already, REASON_REPURCHASE, np.where(in_als, REASON_ALS, REASON_POPULAR))
+    valid = np.isfinite(best_scores)
+    ids = context.article_ids
+    return {
+        "ids": [ids[best_items[u][valid[u]]].tolist() for u in range(n_users)],
+        "scores": [best_scores[u][valid[u]].round(6).tolist() for u in range(n_users)],
+        "reasons": [reasons[u][valid[u]].tolist() for u in range(n_users)],
+    }
+
+
+def _served(scored: dict[str, list], ranked: dict[str, list] | None, block: UserBlock,
+            context: ScoringContext) -> tuple[list, list, list]:
+    """item_ids, item_scores, item_reasons of the strategy the context serves."""
+    if context.served == "blend":
+        return scored["item_ids"], scored["item_scores"], scored["item_reasons"]
+    if context.served == "ranker":
+        return ranked["ids"], ranked["scores"], ranked["reasons"]
+    ids = context.article_ids
+    if context.served == "als":
+        lists, reason_of = scored["als_ids"], lambda u, a: REASON_ALS
+    elif context.served == "repurchase_trending":
+        own = [set(ids[r[r >= 0]].tolist()) for r in block.repurchase_items]
+        lists = scored["repurchase_trending_ids"]
+        reason_of = lambda u, a: REASON_REPURCHASE if a in own[u] else REASON_POPULAR  # noqa: E731
+    elif context.served == "trending":
+        lists, reason_of = [ids[context.trending].tolist()] * len(block.factors), lambda u, a: REASON_POPULAR
+    elif context.served == "popular_last_week":
+        lists = [ids[context.ranking.popular].tolist()] * len(block.factors)
+        reason_of = lambda u, a: REASON_POPULAR  # noqa: E731
+    else:
+        raise ValueError(f"unknown served strategy {context.served!r}; one of {SERVABLE_STRATEGIES}")
+    return (
+        [list(items) for items in lists],
+        [[round(1.0 - position / context.k, 6) for position in range(len(items))] for items in lists],
+        [[reason_of(u, a) for a in items] for u, items in enumerate(lists)],
+    )
+
+
 def score_user_batches(batches: Iterator[pd.DataFrame], context: ScoringContext) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: customer_id, features, rep_items, rep_scores -> SCORED_USERS_SCHEMA."""
+    """mapInPandas body: customer_id, features, rep_items, rep_scores (and the ranker's history
+    columns) -> SCORED_USERS_SCHEMA."""
     for batch in batches:
         for start in range(0, len(batch), context.block_users):
-            block = batch.iloc[start : start + context.block_users]
-            factors = np.stack(block["features"].to_numpy()).astype(np.float32)
-            rep_items = [np.asarray(x if x is not None else [], dtype=np.int64) for x in block["rep_items"]]
-            rep_scores = [np.asarray(x if x is not None else [], dtype=np.float64) for x in block["rep_scores"]]
-            scored = score_block(factors, rep_items, rep_scores, context)
-            yield pd.DataFrame({"customer_id": block["customer_id"].to_numpy(), **scored})
+            frame = batch.iloc[start : start + context.block_users]
+            block = user_block(frame)
+            scored = score_block(
+                block.factors, [r[r >= 0] for r in block.repurchase_items],
+                [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context,
+            )
+            ranked = rank_block(block, context) if context.ranker is not None else None
+            item_ids, item_scores, item_reasons = _served(scored, ranked, block, context)
+            yield pd.DataFrame({
+                "customer_id": frame["customer_id"].to_numpy(),
+                "item_ids": item_ids, "item_scores": item_scores, "item_reasons": item_reasons,
+                "blend_ids": scored["item_ids"], "als_ids": scored["als_ids"],
+                "repurchase_trending_ids": scored["repurchase_trending_ids"],
+                "ranker_ids": ranked["ids"] if ranked else [[] for _ in range(len(frame))],
+            })
+
+
+def candidate_row_batches(batches: Iterator[pd.DataFrame], context: ScoringContext, negatives_per_user: int,
+                          seed: int) -> Iterator[pd.DataFrame]:
+    """mapInPandas body for the ranker's training rows: customer_id, features, history columns,
+    actual (articles bought in the label week) -> customer_id, label, features (one row per
+    candidate; every positive, and at most `negatives_per_user` negatives drawn at random)."""
+    for batch in batches:
+        for start in range(0, len(batch), context.block_users):
+            frame = batch.iloc[start : start + context.block_users]
+            block = user_block(frame)
+            items, features, _ = ranked_candidates(block, context)
+            bought = [set(a) if a is not None else set() for a in frame["actual"]]
+            ids = context.article_ids
+            customers = frame["customer_id"].to_numpy()
+            rng = np.random.default_rng([seed, zlib.crc32(str(customers[0]).encode())])
+            rows_customer, rows_label, rows_features = [], [], []
+            for u in range(len(customers)):
+                slots = np.nonzero(items[u] >= 0)[0]
+                labels = np.array([ids[items[u][s]] in bought[u] for s in slots], dtype=bool)
+                negatives = slots[~labels]
+                if len(negatives) > negatives_per_user:
+                    negatives = rng.choice(negatives, negatives_per_user, replace=False)
+                keep = np.concatenate([slots[labels], negatives])
+                rows_customer.extend([customers[u]] * len(keep))
+                rows_label.extend([1.0] * int(labels.sum()) + [0.0] * len(negatives))
+                rows_features.extend(features[u][keep].tolist())
+            yield pd.DataFrame({"customer_id": rows_customer, "label": rows_label, "features": rows_features})
 
 
 def neighbor_batches(
     batches: Iterator[pd.DataFrame], context: ScoringContext, k: int
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: item_index, features -> the k most cosine-similar candidates of each."""
-    candidate_factors = _unit_rows(context.item_factors[context.candidates])
+    candidate_factors = unit_rows(context.item_factors[context.candidates])
     for batch in batches:
         for start in range(0, len(batch), context.block_users):
             block = batch.iloc[start : start + context.block_users]
             items = block["item_index"].to_numpy().astype(np.int64)
-            factors = _unit_rows(np.stack(block["features"].to_numpy()).astype(np.float32))
+            factors = unit_rows(np.stack(block["features"].to_numpy()).astype(np.float32))
             cosine = factors @ candidate_factors.T
             cosine[context.candidates[None, :] == items[:, None]] = -np.inf  # not its own neighbour
             best = top_k_columns(cosine, k)
@@ -180,6 +326,3 @@ def neighbor_batches(
             })
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)

@@ -36,15 +36,56 @@ def decay(as_of: date, half_life_days: float) -> Column:
 
 
 def to_interactions(transactions_df: DataFrame, as_of: date, half_life_days: float) -> DataFrame:
-    """customer_id, article_id, weight (time-decayed units), units, last_day: one row per pair."""
+    """customer_id, article_id, weight (time-decayed units), units, spent, first_day, last_day:
+    one row per pair."""
     return (
         transactions_df.groupBy("customer_id", "article_id")
         .agg(
             F.sum(decay(as_of, half_life_days)).alias("weight"),
             F.count(F.lit(1)).alias("units"),
+            F.sum("price").alias("spent"),
+            F.min("t_dat").alias("first_day"),
             F.max("t_dat").alias("last_day"),
         )
-        .select("customer_id", "article_id", "weight", "units", "last_day")
+        .select("customer_id", "article_id", "weight", "units", "spent", "first_day", "last_day")
+    )
+
+
+def user_history(indexed_interactions_df: DataFrame, as_of: date, max_items: int) -> DataFrame:
+    """customer_id, hist_items, hist_units, hist_days (the `max_items` articles bought last, most
+    recent first, as model indexes), log_mean_price: what the ranker knows of each customer."""
+    latest = F.slice(
+        F.sort_array(F.collect_list(F.struct(F.col("last_day"), F.col("item_index"), F.col("units"))), asc=False),
+        1, max_items,
+    )
+    return (
+        indexed_interactions_df.groupBy("customer_id")
+        .agg(latest.alias("latest"), (F.sum("spent") / F.sum("units")).alias("mean_price"))
+        .select(
+            "customer_id",
+            F.transform("latest", lambda x: x["item_index"].cast("long")).alias("hist_items"),
+            F.transform("latest", lambda x: x["units"].cast("double")).alias("hist_units"),
+            F.transform("latest", lambda x: F.datediff(F.lit(as_of), x["last_day"]).cast("double")).alias("hist_days"),
+            F.when(F.col("mean_price") > 0, F.log("mean_price")).alias("log_mean_price"),
+        )
+    )
+
+
+def article_statistics(indexed_interactions_df: DataFrame, as_of: date) -> DataFrame:
+    """item_index, days_since_release (first sale in the history), mean_price."""
+    return indexed_interactions_df.groupBy("item_index").agg(
+        F.datediff(F.lit(as_of), F.min("first_day")).cast("double").alias("days_since_release"),
+        (F.sum("spent") / F.sum("units")).alias("mean_price"),
+    )
+
+
+def segment_article_units(transactions_df: DataFrame, segments_df: DataFrame, as_of: date,
+                          half_life_days: float) -> DataFrame:
+    """segment, article_id, trend: decayed units each segment bought of each article."""
+    return (
+        transactions_df.join(segments_df, on="customer_id", how="inner")
+        .groupBy("segment", "article_id")
+        .agg(F.sum(decay(as_of, half_life_days)).alias("trend"))
     )
 
 
@@ -99,11 +140,7 @@ def segment_popular(
 ) -> DataFrame:
     """segment, rank, article_id, score: what each segment bought lately, best k per segment,
     topped up from the overall trend where a segment bought fewer than k articles."""
-    by_segment = (
-        transactions_df.join(segments_df, on="customer_id", how="inner")
-        .groupBy("segment", "article_id")
-        .agg(F.sum(decay(as_of, half_life_days)).alias("trend"))
-    )
+    by_segment = segment_article_units(transactions_df, segments_df, as_of, half_life_days)
     overall = top_articles(trending_articles(transactions_df, as_of, half_life_days), "trend", k)
     # Overall best sellers rank after every article the segment itself bought.
     fill = (
