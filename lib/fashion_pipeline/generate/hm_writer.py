@@ -83,10 +83,15 @@ def customers_text_table(customers: pa.Table) -> pa.Table:
 
 
 def write_customers(customers: pa.Table, path: Path) -> int:
+    return write_text_table(customers_text_table(customers), path)
+
+
+def write_text_table(text: pa.Table, path: Path) -> int:
+    """A table of ready-formatted text columns as an H&M CSV: header of its column names, no quotes."""
     with open(path, "wb") as handle:
-        handle.write(_header(CUSTOMERS_COLUMNS))
-        pa_csv.write_csv(customers_text_table(customers), handle, _UNQUOTED)
-    return customers.num_rows
+        handle.write(_header(tuple(text.column_names)))
+        pa_csv.write_csv(text, handle, _UNQUOTED)
+    return text.num_rows
 
 
 class TransactionFormatter:
