@@ -146,6 +146,10 @@ class RecsConfig(_Section):
     # is served: the ranker, or the best single strategy when the ranker does not beat it.
     ranker_enabled: bool = True
     ranker_label_days: int = Field(default=7, gt=0)
+    # A store whose week holds fewer buyers than this trains on a longer label window (doubled
+    # up to ranker_max_label_days): a few dozen buyers teach a ranker nothing.
+    ranker_min_label_buyers: int = Field(default=1000, gt=0)
+    ranker_max_label_days: int = Field(default=56, gt=0)
     ranker_als_candidates: int = Field(default=24, gt=0)
     ranker_neighbour_seeds: int = Field(default=3, ge=0)
     ranker_neighbours_per_seed: int = Field(default=4, ge=0)

@@ -8,6 +8,8 @@ held-out days:
 - repurchase_trending: the customer's own recent purchases, then trending;
 - als: ALS alone over the candidates;
 - blend: ALS + trend + repurchase with hand-set weights (segment popularity for cold starts);
+- als_unseen, popular_unseen: ALS alone and last week's best sellers, without what the customer
+  already bought (the seen-item policy some stores need);
 - ranker: the learned ranker (recs/ranker_training.py), trained on the week before the holdout;
 - served: what train_als would have served on the last training day: the ranker or, when it lost
   on its validation buyers, the best single strategy (segment popularity for cold starts).
@@ -40,7 +42,10 @@ from fashion_pipeline.recs.recommend import (
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import ARTICLES_TABLE, read_lake_table, reports_uri
 
-STRATEGIES = ("popular_last_week", "trending", "repurchase_trending", "als", "blend", "ranker", "served")
+STRATEGIES = (
+    "popular_last_week", "trending", "repurchase_trending", "als", "blend", "als_unseen", "popular_unseen", "ranker",
+    "served",
+)
 BASELINE_FOR_GOAL = "repurchase_trending"
 BLEND_GOAL = 1.10
 
@@ -213,6 +218,9 @@ def strategy_predictions(
         .unionByName(warm_or_segment("blend", "blend_ids"))
         .unionByName(warm_or_segment("served", "item_ids"))
     )
+    if fit.context.ranking is not None:
+        predictions_df = (predictions_df.unionByName(warm_or_trending("als_unseen", "als_unseen_ids"))
+                          .unionByName(warm_or_trending("popular_unseen", "popular_unseen_ids")))
     if fit.context.ranker is not None:
         predictions_df = predictions_df.unionByName(warm_or_segment("ranker", "ranker_ids"))
     return predictions_df

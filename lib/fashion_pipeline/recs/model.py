@@ -37,7 +37,8 @@ VERSIONED_PARAMETERS = (
     "history_days", "decay_half_life_days", "rank", "reg_param", "alpha", "max_iter", "seed",
     "top_k", "candidate_days", "max_candidates", "trending_half_life_days", "repurchase_days",
     "repurchase_half_life_days", "als_weight", "popularity_weight", "repurchase_weight",
-    "age_band_edges", "neighbors_k", "ranker_enabled", "ranker_label_days", "ranker_als_candidates", "ranker_neighbour_seeds",
+    "age_band_edges", "neighbors_k", "ranker_enabled", "ranker_label_days", "ranker_min_label_buyers", "ranker_max_label_days",
+    "ranker_als_candidates", "ranker_neighbour_seeds",
     "ranker_neighbours_per_seed", "ranker_history_items", "ranker_trees", "ranker_depth", "ranker_step_size",
     "ranker_negatives_per_customer", "ranker_max_train_customers", "ranker_validation_fraction",
 )
@@ -45,6 +46,8 @@ VERSIONED_PARAMETERS = (
 # week later (and by the evaluation) when they match.
 FACTOR_PARAMETERS = ("history_days", "decay_half_life_days", "rank", "reg_param", "alpha", "max_iter", "seed")
 FACTORS_MARKER = "_factors.json"
+# What customers without history can be given; the nightly job picks one on the validation week.
+COLD_START_STRATEGIES = ("segment_popular", "trending", "popular_last_week")
 
 
 class TooManyItemsError(PipelineError):
@@ -85,6 +88,7 @@ class RecommenderFit:
     # The ranker's inputs (recs.ranker_enabled): customer_id, hist_items, hist_units, hist_days,
     # log_mean_price, segment_index.
     user_history_df: DataFrame | None = None
+    cold_start_served: str = COLD_START_STRATEGIES[0]
 
     @property
     def n_candidates(self) -> int:
@@ -244,7 +248,8 @@ def _with_ranking_inputs(
         share_overall = (item_total[cols] + 0.5) / (grand_total + 0.5 * len(candidate_ids))
         segment_lift[rows, cols] = np.log(share_in_segment / share_overall)
 
-    popular = np.argsort(-popularity, kind="stable")[: recs.top_k]
+    # Enough best sellers to fill k after leaving out everything a customer bought.
+    popular = np.argsort(-popularity, kind="stable")[: recs.top_k + recs.ranker_history_items]
     popular = popular[popularity[popular] > 0]
     arrays = RankingArrays(
         log_popularity=np.log1p(popularity), log_days_since_release=np.log1p(np.maximum(days_since_release, 0.0)),

@@ -104,7 +104,7 @@ class RankingArrays:
     log_price: np.ndarray  # (n_items,) log of the mean price paid
     segment_lift: np.ndarray  # (n_segments, n_items) float32: log lift of the segment's share
     segment_top: np.ndarray  # (n_segments, k) int64 best sellers of each segment, -1 padded
-    popular: np.ndarray  # (k,) the most sold articles of the last popular_days, the same for all
+    popular: np.ndarray  # the most sold articles of the last popular_days, best first (k + history items)
     als_candidates: int
     neighbour_seeds: int
     neighbours_per_seed: int

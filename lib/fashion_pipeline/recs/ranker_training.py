@@ -26,7 +26,9 @@ from fashion_pipeline.recs.model import RecommenderFit, score_users, scoring_inp
 from fashion_pipeline.recs.ranker import FEATURES, LEAF, TreeEnsemble
 from fashion_pipeline.recs.scoring import CANDIDATE_ROWS_SCHEMA, candidate_row_batches
 
-SINGLE_STRATEGIES = ("blend", "als", "repurchase_trending", "trending", "popular_last_week")
+SINGLE_STRATEGIES = (
+    "blend", "als", "als_unseen", "repurchase_trending", "trending", "popular_last_week", "popular_unseen",
+)
 RANKER = "ranker"
 
 
@@ -43,6 +45,8 @@ class RankerOutcome:
     positives: int = 0
     feature_importances: dict[str, float] = field(default_factory=dict)
     features_reused_factors: bool = False
+    cold_start_served: str = "segment_popular"
+    cold_start_map_at_12: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -57,6 +61,8 @@ class RankerOutcome:
         return (f"ranker: trained on {self.train_customers:,} buyers of {self.label_days[0]}..{self.label_days[1]} "
                 f"({self.train_rows:,} candidate rows, {self.positives:,} bought), validated on "
                 f"{self.validation_customers:,}: MAP@12 {maps or 'n/a'}; serving {self.served} ({self.reason}); "
+                f"customers without history get {self.cold_start_served} "
+                f"(MAP@12 {', '.join(f'{k} {v:.5f}' for k, v in self.cold_start_map_at_12.items())}); "
                 f"{self.seconds:.0f} s")
 
 
@@ -131,9 +137,10 @@ def validation_maps(
     context = fit.context
     constant = {
         "trending": context.article_ids[context.trending].tolist(),
-        "popular_last_week": context.article_ids[context.ranking.popular].tolist(),
+        "popular_last_week": context.article_ids[context.ranking.popular[: context.k]].tolist(),
     }
-    columns = {"blend": "blend_ids", "als": "als_ids", "repurchase_trending": "repurchase_trending_ids"}
+    columns = {"blend": "blend_ids", "als": "als_ids", "repurchase_trending": "repurchase_trending_ids",
+               "als_unseen": "als_unseen_ids", "popular_unseen": "popular_unseen_ids"}
     if model is not None:
         columns[RANKER] = "ranker_ids"
     joined = validation_buyers_df.join(scored_df, on="customer_id", how="inner")

@@ -3,6 +3,7 @@ learned ranker, or the best single strategy) where there is history, the popular
 customer's segment where there is none; and where a model version's files live."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
@@ -10,7 +11,14 @@ from pyspark.sql import functions as F
 
 from fashion_pipeline.config import Config, RecsConfig
 from fashion_pipeline.recs import signals
-from fashion_pipeline.recs.model import RecommenderFit, factors_version, fit_recommender, score_users
+from fashion_pipeline.recs.metrics import actual_purchases, average_precision_column
+from fashion_pipeline.recs.model import (
+    COLD_START_STRATEGIES,
+    RecommenderFit,
+    factors_version,
+    fit_recommender,
+    score_users,
+)
 from fashion_pipeline.recs.ranker_training import RankerOutcome, train_ranker
 from fashion_pipeline.recs.scoring import REASON_POPULAR
 from fashion_pipeline.schemas import RECOMMENDED_ITEM
@@ -45,14 +53,28 @@ def fit_for_serving(
     )
     if not recs.ranker_enabled:
         return fit, None
-    features_day = as_of - timedelta(days=recs.ranker_label_days)
+    features_day = as_of - timedelta(days=label_window_days(transactions_df, as_of, recs))
     fit_before = fit_recommender(
         spark, transactions_df, customers_df, features_day, recs,
         factors_uri(config, factors_version(features_day, recs)), checkpoint_uri=als_checkpoint_uri(config),
         storage=storage,
     )
     outcome = train_ranker(spark, fit_before, transactions_df, features_day + timedelta(days=1), as_of, recs)
+    outcome.cold_start_served, outcome.cold_start_map_at_12 = choose_cold_start(
+        fit_before, transactions_df, customers_df, features_day + timedelta(days=1), as_of)
+    fit = replace(fit, cold_start_served=outcome.cold_start_served)
     return fit.with_context(ranker=outcome.model, served=outcome.served), outcome
+
+
+def label_window_days(transactions_df: DataFrame, as_of: date, recs: RecsConfig) -> int:
+    """recs.ranker_label_days, doubled while the window up to `as_of` has too few buyers."""
+    days = recs.ranker_label_days
+    while days < recs.ranker_max_label_days:
+        window_df = signals.filter_days(transactions_df, signals.window_start(as_of, days), as_of)
+        if window_df.select("customer_id").distinct().count() >= recs.ranker_min_label_buyers:
+            break
+        days = min(2 * days, recs.ranker_max_label_days)
+    return days
 
 
 def als_checkpoint_uri(config: Config) -> str:
@@ -82,7 +104,16 @@ def recommend_all(spark: SparkSession, fit: RecommenderFit, customers_df: DataFr
 
 
 def cold_start_recommendations(customers_df: DataFrame, fit: RecommenderFit) -> DataFrame:
-    """customer_id, items: the popular articles of each customer's segment."""
+    """customer_id, items for customers without history: the popular articles of each customer's
+    segment, or (fit.cold_start_served) one list for all when that did better on the validation week."""
+    constant = constant_list(fit, fit.cold_start_served)
+    if constant is not None:
+        items = F.array(*[
+            F.struct(F.lit(article).alias("article_id"), F.lit(round(1.0 - position / fit.recs.top_k, 6)).alias("score"),
+                     F.lit(REASON_POPULAR).alias("reason"))
+            for position, article in enumerate(constant)
+        ]).cast(ITEM_STRUCT)
+        return customers_df.select("customer_id", items.alias("items"))
     segment_lists = fit.segment_popular_df.groupBy("segment").agg(
         F.transform(
             F.sort_array(F.collect_list(F.struct("rank", "article_id", "score"))),
@@ -97,3 +128,33 @@ def cold_start_recommendations(customers_df: DataFrame, fit: RecommenderFit) -> 
         .join(F.broadcast(segment_lists), on="segment", how="left")
         .select("customer_id", F.coalesce("items", F.array().cast(ITEM_STRUCT)).alias("items"))
     )
+
+
+def constant_list(fit: RecommenderFit, strategy: str) -> list[str] | None:
+    """The article ids of a strategy that gives everyone the same list (None for the segment's)."""
+    context = fit.context
+    if strategy == "trending":
+        return context.article_ids[context.trending].tolist()
+    if strategy == "popular_last_week" and context.ranking is not None:
+        return context.article_ids[context.ranking.popular[: context.k]].tolist()
+    return None
+
+
+def choose_cold_start(
+    fit_before: RecommenderFit, transactions_df: DataFrame, customers_df: DataFrame, first_label_day: date,
+    last_label_day: date,
+) -> tuple[str, dict[str, float]]:
+    """Which list customers without history get: the one with the best MAP@12 for the label
+    window's buyers who had no history on its eve (the segment's when none bought)."""
+    actual_df = actual_purchases(signals.filter_days(transactions_df, first_label_day, last_label_day))
+    cold_df = actual_df.join(fit_before.user_factors_df.select("customer_id"), on="customer_id", how="left_anti")
+    cold_customers_df = customers_df.join(cold_df, on="customer_id", how="left_semi")
+    maps = {}
+    for strategy in COLD_START_STRATEGIES:
+        lists_df = cold_start_recommendations(cold_customers_df, replace(fit_before, cold_start_served=strategy))
+        row = (cold_df.join(lists_df, on="customer_id", how="inner")
+               .agg(F.avg(average_precision_column(F.col("actual"), F.col("items.article_id"))).alias("map"))
+               .first())  # one row
+        maps[strategy] = round(float(row["map"] or 0.0), 6)
+    best = max(COLD_START_STRATEGIES, key=lambda name: (maps[name], -COLD_START_STRATEGIES.index(name)))
+    return best, maps

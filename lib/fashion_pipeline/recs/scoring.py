@@ -37,10 +37,14 @@ REASON_ALS, REASON_REPURCHASE, REASON_POPULAR = "als", "repurchase", "popular"
 FEATURE_ALREADY_BOUGHT = FEATURES.index("already_bought")
 SCORED_USERS_SCHEMA = (
     "customer_id string, item_ids array<string>, item_scores array<double>, item_reasons array<string>, "
-    "blend_ids array<string>, als_ids array<string>, repurchase_trending_ids array<string>, ranker_ids array<string>"
+    "blend_ids array<string>, als_ids array<string>, repurchase_trending_ids array<string>, ranker_ids array<string>, "
+    "als_unseen_ids array<string>, popular_unseen_ids array<string>"
 )
 # What a customer with history can be served; the nightly job picks one on the validation week.
-SERVABLE_STRATEGIES = ("ranker", "blend", "als", "repurchase_trending", "trending", "popular_last_week")
+# The *_unseen variants leave out what the customer already bought (in the history window).
+SERVABLE_STRATEGIES = (
+    "ranker", "blend", "als", "als_unseen", "repurchase_trending", "trending", "popular_last_week", "popular_unseen",
+)
 CANDIDATE_ROWS_SCHEMA = "customer_id string, label double, features array<double>"
 NEIGHBORS_SCHEMA = "article_id string, neighbor_ids array<string>, neighbor_scores array<double>"
 
@@ -225,7 +229,28 @@ def rank_block(block: UserBlock, context: ScoringContext) -> dict[str, list]:
     }
 
 
-def _served(scored: dict[str, list], ranked: dict[str, list] | None, block: UserBlock,
+def unseen_lists(block: UserBlock, context: ScoringContext) -> dict[str, list]:
+    """ALS over the candidates and last week's best sellers, without the customer's own purchases."""
+    n_users = len(block.factors)
+    if context.ranking is None:
+        return {"als_unseen": [[] for _ in range(n_users)], "popular_unseen": [[] for _ in range(n_users)]}
+    candidates = context.candidates
+    als = block.factors @ context.item_factors[candidates].T
+    owned = block.history_items
+    bought = (candidates[None, :, None] == owned[:, None, :]).any(axis=2)
+    als = np.where(bought, -np.inf, als)
+    best = top_k_columns(als, context.k)
+    valid = np.isfinite(np.take_along_axis(als, best, axis=1))
+    popular = context.ranking.popular
+    popular_bought = (popular[None, :, None] == owned[:, None, :]).any(axis=2)
+    ids = context.article_ids
+    return {
+        "als_unseen": [ids[candidates[best[u][valid[u]]]].tolist() for u in range(n_users)],
+        "popular_unseen": [ids[popular[~popular_bought[u]][: context.k]].tolist() for u in range(n_users)],
+    }
+
+
+def _served(scored: dict[str, list], ranked: dict[str, list] | None, unseen: dict[str, list], block: UserBlock,
             context: ScoringContext) -> tuple[list, list, list]:
     """item_ids, item_scores, item_reasons of the strategy the context serves."""
     if context.served == "blend":
@@ -242,8 +267,11 @@ def _served(scored: dict[str, list], ranked: dict[str, list] | None, block: User
     elif context.served == "trending":
         lists, reason_of = [ids[context.trending].tolist()] * len(block.factors), lambda u, a: REASON_POPULAR
     elif context.served == "popular_last_week":
-        lists = [ids[context.ranking.popular].tolist()] * len(block.factors)
+        lists = [ids[context.ranking.popular[: context.k]].tolist()] * len(block.factors)
         reason_of = lambda u, a: REASON_POPULAR  # noqa: E731
+    elif context.served in ("als_unseen", "popular_unseen"):
+        lists = unseen[context.served]
+        reason_of = (lambda u, a: REASON_ALS) if context.served == "als_unseen" else (lambda u, a: REASON_POPULAR)
     else:
         raise ValueError(f"unknown served strategy {context.served!r}; one of {SERVABLE_STRATEGIES}")
     return (
@@ -265,13 +293,15 @@ def score_user_batches(batches: Iterator[pd.DataFrame], context: ScoringContext)
                 [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context,
             )
             ranked = rank_block(block, context) if context.ranker is not None else None
-            item_ids, item_scores, item_reasons = _served(scored, ranked, block, context)
+            unseen = unseen_lists(block, context)
+            item_ids, item_scores, item_reasons = _served(scored, ranked, unseen, block, context)
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].to_numpy(),
                 "item_ids": item_ids, "item_scores": item_scores, "item_reasons": item_reasons,
                 "blend_ids": scored["item_ids"], "als_ids": scored["als_ids"],
                 "repurchase_trending_ids": scored["repurchase_trending_ids"],
                 "ranker_ids": ranked["ids"] if ranked else [[] for _ in range(len(frame))],
+                "als_unseen_ids": unseen["als_unseen"], "popular_unseen_ids": unseen["popular_unseen"],
             })
 
 
