@@ -27,6 +27,9 @@ REJECT_REASON = "_reject_reason"
 SOURCE_FILE = "_source_file"
 INGEST_DATE = "_ingest_date"
 CORRUPT_RECORD = "_corrupt_record"
+# A flagged row's attribute problems (transforms/validation.py), before they become rows of
+# ATTRIBUTE_ISSUES_SCHEMA.
+ATTRIBUTE_ISSUES = "_attribute_issues"
 
 ARTICLES_COLUMNS = (
     "article_id", "product_code", "prod_name", "product_type_no", "product_type_name",
@@ -55,31 +58,33 @@ def raw_string_schema(columns: tuple[str, ...], with_corrupt_record: bool = True
     return StructType(fields)
 
 
+# Every attribute may be null: partition_raw keeps an article whose id is sound and nulls a value
+# that breaks its rule, recording why in ATTRIBUTE_ISSUES_SCHEMA's table.
 ARTICLES_SCHEMA = _fields(
     ("article_id", StringType(), False),
-    ("product_code", IntegerType(), False),
-    ("prod_name", StringType(), False),
-    ("product_type_no", IntegerType(), False),
-    ("product_type_name", StringType(), False),
-    ("product_group_name", StringType(), False),
-    ("graphical_appearance_no", IntegerType(), False),
-    ("graphical_appearance_name", StringType(), False),
-    ("colour_group_code", IntegerType(), False),
-    ("colour_group_name", StringType(), False),
-    ("perceived_colour_value_id", IntegerType(), False),
-    ("perceived_colour_value_name", StringType(), False),
-    ("perceived_colour_master_id", IntegerType(), False),
-    ("perceived_colour_master_name", StringType(), False),
-    ("department_no", IntegerType(), False),
-    ("department_name", StringType(), False),
-    ("index_code", StringType(), False),
-    ("index_name", StringType(), False),
-    ("index_group_no", IntegerType(), False),
-    ("index_group_name", StringType(), False),
-    ("section_no", IntegerType(), False),
-    ("section_name", StringType(), False),
-    ("garment_group_no", IntegerType(), False),
-    ("garment_group_name", StringType(), False),
+    ("product_code", IntegerType(), True),
+    ("prod_name", StringType(), True),
+    ("product_type_no", IntegerType(), True),
+    ("product_type_name", StringType(), True),
+    ("product_group_name", StringType(), True),
+    ("graphical_appearance_no", IntegerType(), True),
+    ("graphical_appearance_name", StringType(), True),
+    ("colour_group_code", IntegerType(), True),
+    ("colour_group_name", StringType(), True),
+    ("perceived_colour_value_id", IntegerType(), True),
+    ("perceived_colour_value_name", StringType(), True),
+    ("perceived_colour_master_id", IntegerType(), True),
+    ("perceived_colour_master_name", StringType(), True),
+    ("department_no", IntegerType(), True),
+    ("department_name", StringType(), True),
+    ("index_code", StringType(), True),
+    ("index_name", StringType(), True),
+    ("index_group_no", IntegerType(), True),
+    ("index_group_name", StringType(), True),
+    ("section_no", IntegerType(), True),
+    ("section_name", StringType(), True),
+    ("garment_group_no", IntegerType(), True),
+    ("garment_group_name", StringType(), True),
     ("detail_desc", StringType(), True),
 )
 
@@ -163,6 +168,22 @@ TRANSACTIONS = TableSpec(
 
 HM_TABLES = (ARTICLES, CUSTOMERS, TRANSACTIONS)
 HM_TABLES_BY_FILE = {spec.raw_file: spec for spec in HM_TABLES}
+# Dimensions: a row with a sound key is kept, its broken attributes nulled (see below).
+HM_DIMENSIONS = tuple(spec for spec in HM_TABLES if spec.primary_key)
+
+# One row per attribute value partition_raw nulled in a kept dimension row: which row (`key`, the
+# value of the table's primary key), which column (as named in the landed file), the value as it
+# arrived, the rule it broke, and the file and ingest day it came from. Partitioned by table.
+ATTRIBUTE_ISSUE_TABLE = "table_name"
+ATTRIBUTE_ISSUES_SCHEMA = _fields(
+    ("key", StringType(), False),
+    ("column_name", StringType(), False),
+    ("original_value", StringType(), True),
+    ("reason", StringType(), False),
+    (SOURCE_FILE, StringType(), True),
+    (INGEST_DATE, StringType(), True),
+    (ATTRIBUTE_ISSUE_TABLE, StringType(), False),
+)
 
 
 # ---- recommendations (recs/) -------------------------------------------------------------------

@@ -24,9 +24,12 @@ from fashion_pipeline.lake_paths import reports_uri, staging_uri  # noqa: F401 (
 from fashion_pipeline.lakefs import path_exists
 from fashion_pipeline.schemas import (
     ARTICLES,
+    ATTRIBUTE_ISSUE_TABLE,
+    ATTRIBUTE_ISSUES_SCHEMA,
     CLICK_QUARANTINE_SCHEMA,
     CURATED_CLICKS_SCHEMA,
     CUSTOMERS,
+    HM_DIMENSIONS,
     ITEM_NEIGHBORS_SCHEMA,
     RECOMMENDATIONS_SCHEMA,
     TRANSACTIONS,
@@ -41,7 +44,9 @@ DAILY_PROJECTION = {"type": "date", "format": "yyyy-MM-dd", "range": f"{HM_FIRST
 MONTHLY_PROJECTION = {"type": "date", "format": "yyyy-MM", "range": f"{HM_FIRST_DAY:%Y-%m},NOW",
                       "interval": "1", "interval.unit": "MONTHS"}
 HOURLY_PROJECTION = {"type": "integer", "range": "0,23"}
-PROJECTION_BY_KEY = {"year_month": MONTHLY_PROJECTION, "event_hour": HOURLY_PROJECTION}
+DIMENSION_PROJECTION = {"type": "enum", "values": ",".join(spec.name for spec in HM_DIMENSIONS)}
+PROJECTION_BY_KEY = {"year_month": MONTHLY_PROJECTION, "event_hour": HOURLY_PROJECTION,
+                     ATTRIBUTE_ISSUE_TABLE: DIMENSION_PROJECTION}
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,10 @@ def _hm_tables(spec: TableSpec) -> tuple[LakeTable, LakeTable]:
 ARTICLES_TABLE, ARTICLES_QUARANTINE_TABLE = _hm_tables(ARTICLES)
 CUSTOMERS_TABLE, CUSTOMERS_QUARANTINE_TABLE = _hm_tables(CUSTOMERS)
 TRANSACTIONS_TABLE, TRANSACTIONS_QUARANTINE_TABLE = _hm_tables(TRANSACTIONS)
+ATTRIBUTE_ISSUES_TABLE = LakeTable(
+    "attribute_issues", "quarantine/attribute_issues", ATTRIBUTE_ISSUES_SCHEMA, (ATTRIBUTE_ISSUE_TABLE,),
+    "Attribute values partition_raw nulled in the articles and customers it kept (their ids were "
+    "sound), as read, with the rule each broke; by table.", "fashion partition-raw")
 
 ORDERS_TABLE = LakeTable(
     "orders", "curated/orders", store.ORDERS_SCHEMA, (store.ORDER_DATE,),
@@ -145,7 +154,7 @@ TRENDING_ARTICLES_TABLE = LakeTable(
 
 LAKE_TABLES: tuple[LakeTable, ...] = (
     ARTICLES_TABLE, CUSTOMERS_TABLE, TRANSACTIONS_TABLE,
-    ARTICLES_QUARANTINE_TABLE, CUSTOMERS_QUARANTINE_TABLE, TRANSACTIONS_QUARANTINE_TABLE,
+    ARTICLES_QUARANTINE_TABLE, CUSTOMERS_QUARANTINE_TABLE, TRANSACTIONS_QUARANTINE_TABLE, ATTRIBUTE_ISSUES_TABLE,
     ORDERS_TABLE, ORDER_ITEMS_TABLE, STORE_CUSTOMERS_TABLE, STORE_ARTICLES_TABLE,
     ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE,
     SALES_DAILY_TABLE, CUSTOMER_RFM_TABLE, TOP_SELLERS_TABLE, TREND_MOVERS_TABLE,
@@ -162,6 +171,11 @@ def hm_table(spec: TableSpec) -> LakeTable:
 
 def hm_quarantine_table(spec: TableSpec) -> LakeTable:
     return LAKE_TABLES_BY_NAME[f"{spec.name}_quarantine"]
+
+
+def attribute_issues_uri(config: Config, spec: TableSpec) -> str:
+    """The folder of one dimension's attribute issues, replaced whole by each run."""
+    return ATTRIBUTE_ISSUES_TABLE.uri(config, **{ATTRIBUTE_ISSUE_TABLE: spec.name})
 
 
 def read_lake_table(spark: SparkSession, config: Config, table: LakeTable) -> DataFrame:

@@ -77,8 +77,8 @@ def test_athena_ddl_declares_every_table_as_the_registry_does(config):
         assert declared["partitions"] == [(f.name, _hive(f.dataType)) for f in table.partition_fields], table.name
         expected_location = table.uri(config) + ("/_symlink/" if table.name == "clickstream" else "/")
         assert declared["location"] == expected_location, table.name
-        for field in table.partition_fields:  # hours are numbers, days and months dates
-            expected = "integer" if field.dataType.typeName() == "integer" else "date"
+        for field in table.partition_fields:  # hours are numbers, days and months dates, table names a list
+            expected = "integer" if field.dataType.typeName() == "integer" else "enum" if field.name == "table_name" else "date"
             assert declared["properties"][f"projection.{field.name}.type"] == expected, (table.name, field.name)
     orders = parsed["orders"]
     assert orders["partitions"] == [("order_date", "date")]
@@ -89,3 +89,6 @@ def test_athena_ddl_declares_every_table_as_the_registry_does(config):
     assert clicks["partitions"] == [("event_date", "date"), ("event_hour", "int")]
     assert clicks["properties"]["projection.event_hour.range"] == "0,23"
     assert ("items", _hive_text("array<struct<article_id:string,score:double,reason:string>>")) in parsed["recommendations"]["columns"]
+    issues = parsed["attribute_issues"]
+    assert issues["partitions"] == [("table_name", "string")]
+    assert issues["properties"]["projection.table_name.values"] == "articles,customers"

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from fashion_pipeline.catalog.local_query import run_athena_sql
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.landing import land_directory
 from fashion_pipeline.pipelines.partition_raw import NothingLandedError, run_partition_raw
 from fashion_pipeline.schemas import TRANSACTIONS_COLUMNS
 from fashion_pipeline.storage import storage_for
-from tests.handmade import ARTICLE_IDS, CUSTOMER_IDS, transaction_line, write_hm_files
+from fashion_pipeline.tables import ATTRIBUTE_ISSUES_TABLE, read_lake_table
+from tests.handmade import ARTICLE_IDS, CUSTOMER_IDS, article_line, transaction_line, write_hm_files
 from tests.spark_submit import info_lines, spark_submit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +69,8 @@ def test_every_row_is_written_or_quarantined_with_a_reason(spark, landed_config)
 
     articles = _table_report(report, "articles")
     assert (articles.rows_read, articles.rows_written, articles.rows_quarantined) == (3, 3, 0)
+    assert articles.attribute_values_nulled == 0 and articles.nulled_by_column_and_reason == {}
+    assert report.summary().endswith("attribute values nulled, rows kept (see attribute_issues): none")
 
     curated = read_table(spark, transactions.output)
     assert sorted(r.year_month for r in curated.select("year_month").distinct().collect()) == ["2019-12", "2020-09"]
@@ -88,8 +92,10 @@ def test_every_row_is_written_or_quarantined_with_a_reason(spark, landed_config)
 
 def _lake_snapshot(spark, lake_root: str):
     tables = {}
-    for name in ("articles", "customers", "transactions"):
+    for name in ("articles", "customers", "transactions", "attribute_issues"):
         for zone in ("curated", "quarantine"):
+            if name == "attribute_issues" and zone == "curated":
+                continue
             rows = read_table(spark, f"{lake_root}/{zone}/{name}").collect()
             tables[f"{zone}/{name}"] = sorted(tuple(str(v) for v in r) for r in rows)
     files = sorted(
@@ -105,6 +111,89 @@ def test_running_twice_gives_the_same_lake_as_once(spark, landed_config):
     once = _lake_snapshot(spark, landed_config.paths.lake_root)
     run_partition_raw(spark, landed_config, storage)
     assert _lake_snapshot(spark, landed_config.paths.lake_root) == once
+
+
+YOUNG_CUSTOMER = "0123456789abcdef" * 4
+CUSTOMERS_WITH_BAD_ATTRIBUTES = [
+    f"{CUSTOMER_IDS[0]},,,ACTIVE,NONE,49,{'d' * 64}",
+    f"{CUSTOMER_IDS[1]},1.0,1.0,ACTIVE,Regularly,25,{'d' * 64}",
+    f"{CUSTOMER_IDS[2]},,,,,,{'e' * 64}",
+    f"{YOUNG_CUSTOMER},1.0,,ACTIVE,NONE,12,{'d' * 64}",    # kept, age nulled: invalid_age
+    f"{'ab' * 32},,,MAYBE,NONE,30,{'d' * 64}",             # kept, club_member_status nulled
+    f"{'AB' * 32},,,ACTIVE,NONE,12,{'d' * 64}",            # upper-case id: quarantined whole
+    f"{CUSTOMER_IDS[0]},,,ACTIVE,NONE,49,{'d' * 64}",      # the same customer again: duplicate_customer_id
+]
+ARTICLES_WITH_BAD_ATTRIBUTES = [
+    article_line(ARTICLE_IDS[0]),
+    article_line(ARTICLE_IDS[1], prod_name=" "),                # kept, prod_name nulled: missing_prod_name
+    # kept, product_code nulled: product_code_mismatch
+    article_line(ARTICLE_IDS[2]).replace(f",{ARTICLE_IDS[2][:7]},", ",0110066,", 1),
+]
+
+
+@pytest.fixture
+def bad_attributes_config(tmp_path, config):
+    transactions = [
+        transaction_line(customer=YOUNG_CUSTOMER),
+        transaction_line(customer=YOUNG_CUSTOMER, t_dat="2020-09-02", article=ARTICLE_IDS[2]),
+        transaction_line(customer="ab" * 32, article=ARTICLE_IDS[1]),
+        transaction_line(customer="AB" * 32),  # its customer was quarantined: invalid_customer_id
+        GOOD,
+    ]
+    source = write_hm_files(tmp_path / "src", transactions, ARTICLES_WITH_BAD_ATTRIBUTES, CUSTOMERS_WITH_BAD_ATTRIBUTES)
+    land_directory(source, config.paths.raw_root, date(2020, 9, 23), storage_for(config))
+    return config
+
+
+def test_a_bad_attribute_is_nulled_and_its_rows_sales_are_kept(spark, bad_attributes_config):
+    config = bad_attributes_config
+    report = run_partition_raw(spark, config, storage_for(config))
+    assert all(t.reconciles for t in report.tables)
+
+    customers = _table_report(report, "customers")
+    assert (customers.rows_read, customers.rows_written, customers.rows_quarantined) == (7, 5, 2)
+    assert customers.quarantined_by_reason == {"invalid_customer_id": 1, "duplicate_customer_id": 1}
+    assert customers.attribute_values_nulled == 2
+    assert customers.nulled_by_column_and_reason == {"age": {"invalid_age": 1},
+                                                     "club_member_status": {"invalid_club_member_status": 1}}
+    young = read_table(spark, customers.output).filter(f"customer_id = '{YOUNG_CUSTOMER}'").collect()
+    assert [(r.age, r.fn, r.club_member_status) for r in young] == [(None, True, "ACTIVE")]
+
+    articles = _table_report(report, "articles")
+    assert (articles.rows_read, articles.rows_written, articles.rows_quarantined) == (3, 3, 0)
+    assert articles.nulled_by_column_and_reason == {"prod_name": {"missing_prod_name": 1},
+                                                    "product_code": {"product_code_mismatch": 1}}
+
+    transactions = _table_report(report, "transactions")
+    assert (transactions.rows_written, transactions.quarantined_by_reason) == (4, {"invalid_customer_id": 1})
+    sold_to_young = read_table(spark, transactions.output).filter(f"customer_id = '{YOUNG_CUSTOMER}'").count()
+    assert sold_to_young == 2
+
+    issues = read_lake_table(spark, config, ATTRIBUTE_ISSUES_TABLE).collect()
+    assert sorted((r.table_name, r.key, r.column_name, r.original_value, r.reason, r._ingest_date) for r in issues) == [
+        ("articles", ARTICLE_IDS[1], "prod_name", " ", "missing_prod_name", "2020-09-23"),
+        ("articles", ARTICLE_IDS[2], "product_code", "0110066", "product_code_mismatch", "2020-09-23"),
+        ("customers", YOUNG_CUSTOMER, "age", "12", "invalid_age", "2020-09-23"),
+        ("customers", "ab" * 32, "club_member_status", "MAYBE", "invalid_club_member_status", "2020-09-23"),
+    ]
+    landed_customers_file = Path(customers.inputs[0]).name
+    assert all(r._source_file.endswith(landed_customers_file) for r in issues if r.table_name == "customers")
+    summary = report.summary().splitlines()
+    assert summary[-1] == (
+        "attribute values nulled, rows kept (see attribute_issues): articles.prod_name missing_prod_name=1, "
+        "articles.product_code product_code_mismatch=1, customers.age invalid_age=1, "
+        "customers.club_member_status invalid_club_member_status=1"
+    )
+
+    # Analysts see the same rows through the catalogue's view of the table.
+    by_table = run_athena_sql(config, "SELECT table_name, COUNT(*) AS n FROM attribute_issues GROUP BY 1 ORDER BY 1")
+    assert by_table.values.tolist() == [["articles", 2], ["customers", 2]]
+
+    once = _lake_snapshot(spark, config.paths.lake_root)
+    again = run_partition_raw(spark, config, storage_for(config))
+    assert _lake_snapshot(spark, config.paths.lake_root) == once  # attribute_issues included: no duplicates
+    assert read_lake_table(spark, config, ATTRIBUTE_ISSUES_TABLE).count() == 4
+    assert _table_report(again, "customers").nulled_by_column_and_reason == customers.nulled_by_column_and_reason
 
 
 def test_landing_the_same_files_again_doubles_nothing(tmp_path, spark, landed_config):

@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from fashion_pipeline.schemas import (
     ARTICLES_COLUMNS,
+    ATTRIBUTE_ISSUES,
     CUSTOMERS_COLUMNS,
     REJECT_REASON,
     TRANSACTIONS,
@@ -18,12 +19,21 @@ from fashion_pipeline.transforms.hm import (
     flag_customers,
     flag_transactions,
     flag_valued_transactions,
+    to_attribute_issues,
+    to_curated_articles,
     to_curated_customers,
     to_curated_transactions,
     valued_to_curated_transactions,
     year_month,
 )
-from fashion_pipeline.transforms.validation import Rule, with_reject_reason
+from fashion_pipeline.transforms.validation import (
+    AttributeRule,
+    Rule,
+    filter_valid,
+    with_attribute_issues,
+    with_broken_attributes_nulled,
+    with_reject_reason,
+)
 
 CUSTOMER_A = "a" * 64
 CUSTOMER_B = "b" * 64
@@ -99,6 +109,17 @@ def test_curated_transactions_are_typed_and_partitioned_by_month(spark):
     assert_df_equality(to_curated_transactions(raw_df), expected, ignore_nullable=True)
 
 
+CURATED_CUSTOMERS_DDL = (
+    "customer_id string, fn boolean, active boolean, club_member_status string, "
+    "fashion_news_frequency string, age int, postal_code string"
+)
+ISSUES_DDL = "key string, column_name string, original_value string, reason string, _source_file string, _ingest_date string"
+
+
+def _issues(spark, rows):
+    return spark.createDataFrame([(*row, "file:/raw/x.csv", "2020-09-23") for row in rows], ISSUES_DDL)
+
+
 def test_customer_rules_and_duplicates(spark):
     good = (CUSTOMER_A, "1.0", "1.0", "ACTIVE", "Regularly", "25", "d" * 64)
     rows = [
@@ -108,26 +129,57 @@ def test_customer_rules_and_duplicates(spark):
         ("e" * 64, None, None, None, None, "twelve", None),
         ("f" * 64, "yes", None, None, None, None, None),
         ("1" * 64, None, None, None, None, "7", None),
+        ("ABC", None, None, None, None, "7", None),  # a bad key is quarantined, whatever else is wrong
+        (None, None, None, "ACTIVE", None, "30", None),
     ]
     raw_df = _raw(spark, CUSTOMERS_COLUMNS, rows)
-    reasons = sorted((r["customer_id"], str(r[REJECT_REASON])) for r in flag_customers(raw_df).collect())
-    assert reasons == sorted([
-        (CUSTOMER_A, "None"), (CUSTOMER_A, "duplicate_customer_id"), (CUSTOMER_B, "invalid_club_member_status"),
-        ("e" * 64, "invalid_age"), ("f" * 64, "invalid_fn"), ("1" * 64, "invalid_age"),
+    flagged = [(r["customer_id"], str(r[REJECT_REASON]), [i.reason for i in r[ATTRIBUTE_ISSUES]])
+               for r in flag_customers(raw_df).collect()]
+    assert sorted(flagged, key=str) == sorted([
+        (CUSTOMER_A, "None", []), (CUSTOMER_A, "duplicate_customer_id", []),
+        (CUSTOMER_B, "None", ["invalid_club_member_status"]), ("e" * 64, "None", ["invalid_age"]),
+        ("f" * 64, "None", ["invalid_fn"]), ("1" * 64, "None", ["invalid_age"]),
+        ("ABC", "invalid_customer_id", ["invalid_age"]), (None, "missing_customer_id", []),
+    ], key=str)
+
+
+def test_a_customer_with_a_bad_attribute_is_kept_without_it(spark):
+    rows = [
+        (CUSTOMER_A, "1.0", "yes", "ACTIVE", "Regularly", "12", "d" * 64),
+        (CUSTOMER_B, "1.0", None, "ACTIVE", "NONE", "49", "not-a-hash"),
+        ("ABC", None, None, None, None, "12", None),
+    ]
+    valid_df = filter_valid(flag_customers(_raw(spark, CUSTOMERS_COLUMNS, rows)))
+    expected_curated = spark.createDataFrame(
+        [(CUSTOMER_A, True, None, "ACTIVE", "Regularly", None, "d" * 64), (CUSTOMER_B, True, None, "ACTIVE", "NONE", 49, None)],
+        CURATED_CUSTOMERS_DDL,
+    )
+    assert_df_equality(to_curated_customers(valid_df), expected_curated, ignore_nullable=True, ignore_row_order=True)
+    expected_issues = _issues(spark, [
+        (CUSTOMER_A, "Active", "yes", "invalid_active"), (CUSTOMER_A, "age", "12", "invalid_age"),
+        (CUSTOMER_B, "postal_code", "not-a-hash", "invalid_postal_code"),
     ])
+    assert_df_equality(to_attribute_issues(flag_customers(_raw(spark, CUSTOMERS_COLUMNS, rows)), "customer_id"),
+                       expected_issues, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_of_duplicate_customers_the_one_with_fewer_bad_attributes_is_kept(spark):
+    rows = [(CUSTOMER_A, None, None, "ACTIVE", None, "12", None), (CUSTOMER_A, None, None, "ACTIVE", None, "30", None)]
+    flagged = flag_customers(_raw(spark, CUSTOMERS_COLUMNS, rows))
+    assert sorted((r["age"], str(r[REJECT_REASON])) for r in flagged.collect()) == [
+        ("12", "duplicate_customer_id"), ("30", "None")
+    ]
+    assert to_attribute_issues(flagged, "customer_id").count() == 0
 
 
 def test_curated_customers_turn_flags_into_booleans(spark):
-    raw_df = spark.createDataFrame(
-        [(CUSTOMER_A, "1.0", None, "ACTIVE", "NONE", "49", "d" * 64), (CUSTOMER_B, None, None, None, None, None, None)],
-        raw_string_schema(CUSTOMERS_COLUMNS, False),
-    )
+    rows = [(CUSTOMER_A, "1.0", None, "ACTIVE", "NONE", "49", "d" * 64), (CUSTOMER_B, None, None, None, None, None, None)]
+    valid_df = filter_valid(flag_customers(_raw(spark, CUSTOMERS_COLUMNS, rows)))
     expected = spark.createDataFrame(
         [(CUSTOMER_A, True, None, "ACTIVE", "NONE", 49, "d" * 64), (CUSTOMER_B, None, None, None, None, None, None)],
-        "customer_id string, fn boolean, active boolean, club_member_status string, "
-        "fashion_news_frequency string, age int, postal_code string",
+        CURATED_CUSTOMERS_DDL,
     )
-    assert_df_equality(to_curated_customers(raw_df), expected, ignore_nullable=True, ignore_row_order=True)
+    assert_df_equality(to_curated_customers(valid_df), expected, ignore_nullable=True, ignore_row_order=True)
 
 
 def _article(article_id=ARTICLE_1, product_code="0108775", product_type_no="253"):
@@ -144,14 +196,50 @@ def test_article_rules(spark):
         _article(article_id="0108775016", product_code="108775"),  # product_code without zero padding is fine
         _article(article_id="0200000001", product_code="0108775"),
         _article(article_id="0108775017", product_type_no="two"),
+        _article(article_id="0108775018", product_type_no="  "),  # blank: missing, not also invalid
         _article(),
+        _article(article_id="108775019"),
     ]
     raw_df = _raw(spark, ARTICLES_COLUMNS, rows)
-    reasons = sorted((r["article_id"], str(r[REJECT_REASON])) for r in flag_articles(raw_df).collect())
-    assert reasons == sorted([
-        (ARTICLE_1, "None"), ("0108775016", "None"), ("0200000001", "product_code_mismatch"),
-        ("0108775017", "invalid_product_type_no"), (ARTICLE_1, "duplicate_article_id"),
+    flagged = sorted((r["article_id"], str(r[REJECT_REASON]), [i.reason for i in r[ATTRIBUTE_ISSUES]])
+                     for r in flag_articles(raw_df).collect())
+    assert flagged == sorted([
+        (ARTICLE_1, "None", []), ("0108775016", "None", []), ("0200000001", "None", ["product_code_mismatch"]),
+        ("0108775017", "None", ["invalid_product_type_no"]), ("0108775018", "None", ["missing_product_type_no"]),
+        (ARTICLE_1, "duplicate_article_id", []), ("108775019", "invalid_article_id", ["product_code_mismatch"]),
     ])
+
+
+def test_an_article_with_bad_attributes_is_kept_without_them(spark):
+    values = dict(zip(ARTICLES_COLUMNS, _article(article_id="0200000001", product_code="0108775", product_type_no="two")))
+    values["prod_name"] = None
+    raw_df = _raw(spark, ARTICLES_COLUMNS, [tuple(values[c] for c in ARTICLES_COLUMNS)])
+    flagged_df = flag_articles(raw_df)
+    curated = to_curated_articles(filter_valid(flagged_df)).first().asDict()
+    assert (curated["product_code"], curated["prod_name"], curated["product_type_no"]) == (None, None, None)
+    assert curated["product_type_name"] == "x" and curated["colour_group_code"] == 1
+    expected_issues = _issues(spark, [
+        ("0200000001", "product_code", "0108775", "product_code_mismatch"),
+        ("0200000001", "prod_name", None, "missing_prod_name"),
+        ("0200000001", "product_type_no", "two", "invalid_product_type_no"),
+    ])
+    assert_df_equality(to_attribute_issues(flagged_df, "article_id"), expected_issues,
+                       ignore_nullable=True, ignore_row_order=True)
+
+
+def test_attribute_rules_null_only_the_broken_attribute_once(spark):
+    df = spark.createDataFrame([(1, "-5", "a"), (2, "7", "zz"), (3, "x", "b")], "id int, value string, label string")
+    rules = [
+        AttributeRule("value", "not_a_number", F.col("value").try_cast("int").isNull()),
+        AttributeRule("value", "negative", F.col("value").try_cast("int") < 0),
+        AttributeRule("label", "too_long", F.length("label") > 1),
+    ]
+    flagged = df.transform(with_attribute_issues(rules))
+    issues = {r["id"]: [tuple(i) for i in r[ATTRIBUTE_ISSUES]] for r in flagged.collect()}
+    assert issues == {1: [("value", "-5", "negative")], 2: [("label", "zz", "too_long")], 3: [("value", "x", "not_a_number")]}
+    expected = spark.createDataFrame([(1, None, "a"), (2, "7", None), (3, None, "b")], "id int, value string, label string")
+    assert_df_equality(flagged.transform(with_broken_attributes_nulled(rules)).drop(ATTRIBUTE_ISSUES), expected,
+                       ignore_row_order=True)
 
 
 def test_year_month_writes_what_date_format_writes(spark):

@@ -3,6 +3,8 @@
 Inputs are the manifest entries written by landing, one per distinct file content:
 - articles and customers are snapshots: the newest landed file of each is the table;
 - transactions are facts: every distinct landed file contributes, each exactly once.
+A dimension row whose key is sound is kept even when an attribute breaks its rule: that value is
+nulled and listed in the attribute_issues table, so the sales that reference the row survive.
 Every run rebuilds what its inputs cover and replaces it (dynamic partition overwrite for
 transactions), so running twice leaves the same lake as running once.
 """
@@ -17,6 +19,7 @@ from typing import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import MissingInputError, ReconciliationError
@@ -25,17 +28,25 @@ from fashion_pipeline.landing import ManifestEntry, read_manifest
 from fashion_pipeline.orchestration.raw_inputs import inputs_fingerprint
 from fashion_pipeline.schemas import (
     ARTICLES,
+    ATTRIBUTE_ISSUES,
     CUSTOMERS,
     REJECT_REASON,
     TRANSACTIONS,
     TableSpec,
 )
 from fashion_pipeline.storage import Storage
-from fashion_pipeline.tables import hm_quarantine_table, hm_table, reports_uri
+from fashion_pipeline.tables import (
+    ATTRIBUTE_ISSUES_TABLE,
+    attribute_issues_uri,
+    hm_quarantine_table,
+    hm_table,
+    reports_uri,
+)
 from fashion_pipeline.transforms.hm import (
     flag_articles,
     flag_customers,
     flag_valued_transactions,
+    to_attribute_issues,
     to_curated_articles,
     to_curated_customers,
     to_quarantine,
@@ -62,12 +73,20 @@ class TableReport:
     output: str
     quarantine: str
     seconds: float = 0.0
+    # Dimensions only: attribute values nulled in the rows written, as counted while writing them,
+    # and as the attribute_issues table lists them, per column and rule.
+    attribute_values_nulled: int = 0
+    nulled_by_column_and_reason: dict[str, dict[str, int]] = field(default_factory=dict)
+    attribute_issues: str = ""
 
     @property
     def reconciles(self) -> bool:
         return (
             self.rows_read == self.rows_written + self.rows_quarantined
             and self.rows_quarantined == sum(self.quarantined_by_reason.values())
+            and self.attribute_values_nulled == sum(
+                n for by_reason in self.nulled_by_column_and_reason.values() for n in by_reason.values()
+            )
         )
 
 
@@ -85,6 +104,13 @@ class PartitionRawReport:
         for t in self.tables:
             reasons = ", ".join(f"{r}={n:,}" for r, n in sorted(t.quarantined_by_reason.items())) or "-"
             lines.append(f"{t.table:<13} {t.rows_read:>12,} {t.rows_written:>12,} {t.rows_quarantined:>12,} {t.seconds:>8.1f}  {reasons}")
+        nulled = ", ".join(
+            f"{t.table}.{column} {reason}={n:,}"
+            for t in self.tables
+            for column, by_reason in sorted(t.nulled_by_column_and_reason.items())
+            for reason, n in sorted(by_reason.items())
+        )
+        lines.append(f"attribute values nulled, rows kept (see attribute_issues): {nulled or 'none'}")
         return "\n".join(lines)
 
 
@@ -157,6 +183,10 @@ class _CuratedWrite:
     written: Observation
     started: float
 
+    @property
+    def has_attribute_rules(self) -> bool:
+        return ATTRIBUTE_ISSUES in self.flagged_df.columns
+
 
 def _write_curated(
     spark: SparkSession,
@@ -180,7 +210,10 @@ def _write_curated(
         F.count(F.lit(1)).alias("rows"),
         F.count_if(F.col(REJECT_REASON).isNotNull()).alias("rejected"),
     )
-    curated_df = to_curated(filter_valid(observed_df)).observe(written, F.count(F.lit(1)).alias("rows"))
+    written_measures = [F.count(F.lit(1)).alias("rows")]
+    if ATTRIBUTE_ISSUES in flagged_df.columns:
+        written_measures.append(F.coalesce(F.sum(F.size(ATTRIBUTE_ISSUES)), F.lit(0)).alias("attribute_values_nulled"))
+    curated_df = to_curated(filter_valid(observed_df).observe(written, *written_measures))
     write_table(curated_df, curated_uri(config, spec), spec.partition_by, spec.plain_encoded)
     return _CuratedWrite(spec, uris, flag, flagged_df, lineage_in_flag, seen, written, started)
 
@@ -200,7 +233,7 @@ def _finish_table(spark: SparkSession, config: Config, done: _CuratedWrite) -> T
         write_table(to_quarantine(rejected_source_df, spec.raw_columns), quarantine_uri(config, spec))
         by_reason = _count_by_reason(read_table(spark, quarantine_uri(config, spec), spec.quarantine_schema))
 
-    return TableReport(
+    report = TableReport(
         table=spec.name,
         inputs=done.uris,
         rows_read=rows_read,
@@ -209,8 +242,29 @@ def _finish_table(spark: SparkSession, config: Config, done: _CuratedWrite) -> T
         quarantined_by_reason=by_reason,
         output=curated_uri(config, spec),
         quarantine=quarantine_uri(config, spec),
-        seconds=round(time.monotonic() - done.started, 2),
     )
+    if done.has_attribute_rules:
+        report.attribute_values_nulled = done.written.get["attribute_values_nulled"]
+        report.attribute_issues = attribute_issues_uri(config, spec)
+        report.nulled_by_column_and_reason = _write_attribute_issues(spark, config, done)
+    report.seconds = round(time.monotonic() - done.started, 2)
+    return report
+
+
+def _write_attribute_issues(spark: SparkSession, config: Config, done: _CuratedWrite) -> dict[str, dict[str, int]]:
+    """Replaces the table's partition of attribute_issues; what it holds, per column and reason."""
+    # The partition's files: the table name is the folder's, not a column of theirs.
+    uri, issues_schema = attribute_issues_uri(config, done.spec), StructType(ATTRIBUTE_ISSUES_TABLE.data_fields)
+    if done.written.get["attribute_values_nulled"] == 0:
+        # Like the quarantine: no extra pass over the files when nothing was nulled.
+        write_table(spark.createDataFrame([], issues_schema), uri)
+        return {}
+    write_table(to_attribute_issues(done.flagged_df, done.spec.primary_key[0]), uri)
+    # One row per column and reason: a handful of rows, safe to bring to the driver.
+    counted: dict[str, dict[str, int]] = {}
+    for row in read_table(spark, uri, issues_schema).groupBy("column_name", "reason").count().collect():
+        counted.setdefault(row["column_name"], {})[row["reason"]] = row["count"]
+    return counted
 
 
 def _count_by_reason(quarantine_df: DataFrame) -> dict[str, int]:

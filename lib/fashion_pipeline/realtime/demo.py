@@ -85,7 +85,9 @@ def new_style_for(spark: SparkSession, config: Config, customer_id: str, run_dat
     from fashion_pipeline.lake import read_table
     from fashion_pipeline.tables import ARTICLES_TABLE, ITEM_NEIGHBORS_TABLE, TRANSACTIONS_TABLE, read_lake_table
 
-    articles_df = read_lake_table(spark, config, ARTICLES_TABLE).select("article_id", "product_type_name")
+    # An article whose type partition_raw nulled stands for no style.
+    articles_df = (read_lake_table(spark, config, ARTICLES_TABLE).select("article_id", "product_type_name")
+                   .filter(F.col("product_type_name").isNotNull()))
     transactions_df = read_lake_table(spark, config, TRANSACTIONS_TABLE)
     owned_df = (transactions_df.filter(F.col("customer_id") == customer_id)
                 .join(articles_df, on="article_id", how="inner").select("product_type_name").distinct())

@@ -51,10 +51,14 @@ def format_recommendations(served: ServedRecommendations, names: dict[str, dict]
         f"{'#':>2}  {'article':<10}  {'name':<28} {'type':<18} {'colour':<16} {'reason':<10} {'score':>9}",
     ]
     for rank, item in enumerate(served.items, start=1):
-        article = names.get(item.article_id, {})
+        article = names.get(item.article_id)
+        # A catalogue attribute may be null (partition_raw nulls a value that breaks its rule).
+        name = (article.get("prod_name") or "") if article else "(not in catalogue)"
+        product_type = (article or {}).get("product_type_name") or ""
+        colour = (article or {}).get("colour_group_name") or ""
         lines.append(
-            f"{rank:>2}  {item.article_id:<10}  {article.get('prod_name', '(not in catalogue)')[:28]:<28} "
-            f"{article.get('product_type_name', '')[:18]:<18} {article.get('colour_group_name', '')[:16]:<16} "
+            f"{rank:>2}  {item.article_id:<10}  {name[:28]:<28} "
+            f"{product_type[:18]:<18} {colour[:16]:<16} "
             f"{item.reason:<10} {item.score:>9.4f}"
         )
     return "\n".join(lines)

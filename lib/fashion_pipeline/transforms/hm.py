@@ -1,4 +1,9 @@
-"""Validation and typing of the raw H&M tables: raw string rows in, a reason or a typed row out."""
+"""Validation and typing of the raw H&M tables: raw string rows in, a reason or a typed row out.
+
+Dimension rows (articles, customers) are quarantined only when they cannot be kept: malformed, or
+with a missing, invalid or duplicate key. A bad attribute of a row with a sound key is nulled and
+recorded instead (`*_attribute_rules`), so the sales that reference the row are not lost with it.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -8,6 +13,9 @@ from pyspark.sql import functions as F
 
 from fashion_pipeline.schemas import (
     ARTICLES,
+    ATTRIBUTE_ISSUE_TABLE,
+    ATTRIBUTE_ISSUES,
+    ATTRIBUTE_ISSUES_SCHEMA,
     CORRUPT_RECORD,
     CUSTOMERS,
     INGEST_DATE,
@@ -17,11 +25,16 @@ from fashion_pipeline.schemas import (
 )
 from fashion_pipeline.transforms.validation import (
     HEX_64,
+    AttributeRule,
     Rule,
     filter_rejected,
+    filter_valid,
+    missing_attribute_rules,
     missing_rules,
     not_integer,
     outside,
+    with_attribute_issues,
+    with_broken_attributes_nulled,
     with_duplicate_key_rule,
     with_reject_reason,
 )
@@ -42,8 +55,9 @@ TRANSACTION_VALUES = (T_DAT_VALUE, PRICE_VALUE)
 ARTICLE_INTEGER_COLUMNS = tuple(
     field.name for field in ARTICLES.curated_schema.fields if field.dataType.typeName() == "integer"
 )
-ARTICLE_REQUIRED_COLUMNS = tuple(
-    field.name for field in ARTICLES.curated_schema.fields if not field.nullable
+# H&M fills every article column but the description: a blank one is recorded (and nulled).
+ARTICLE_EXPECTED_ATTRIBUTES = tuple(
+    column for column in ARTICLES.raw_columns if column not in (*ARTICLES.primary_key, "detail_desc")
 )
 
 
@@ -58,56 +72,90 @@ def _lineage_order() -> list[Column]:
 
 # ---- articles ---------------------------------------------------------------------------------
 
-def flag_articles(raw_df: DataFrame) -> DataFrame:
-    rules = [
+def article_row_rules() -> list[Rule]:
+    """An article that cannot be kept: the row is quarantined."""
+    return [
         _malformed_rule(),
-        *missing_rules(ARTICLE_REQUIRED_COLUMNS),
+        *missing_rules(ARTICLES.primary_key),
         Rule("invalid_article_id", ~F.col("article_id").rlike(ARTICLE_ID_PATTERN)),
-        *[Rule(f"invalid_{column}", not_integer(column)) for column in ARTICLE_INTEGER_COLUMNS],
-        Rule(
+    ]
+
+
+def article_attribute_rules() -> list[AttributeRule]:
+    """Values an article with a sound id is kept without: nulled and recorded."""
+    return [
+        *missing_attribute_rules(ARTICLE_EXPECTED_ATTRIBUTES),
+        *[AttributeRule(column, f"invalid_{column}", not_integer(column)) for column in ARTICLE_INTEGER_COLUMNS],
+        # The product code is the article id's first digits: when they disagree, the id (the key
+        # the sales use) is kept and the code dropped.
+        AttributeRule(
+            "product_code",
             "product_code_mismatch",
             F.substring("article_id", 1, PRODUCT_CODE_DIGITS)
             != F.lpad(F.col("product_code").try_cast("int").cast("string"), PRODUCT_CODE_DIGITS, "0"),
         ),
     ]
+
+
+def flag_articles(raw_df: DataFrame) -> DataFrame:
+    """Raw article rows with `_reject_reason` and `_attribute_issues`."""
     return (
-        raw_df.transform(with_reject_reason(rules))
+        raw_df.transform(with_reject_reason(article_row_rules()))
+        .transform(with_attribute_issues(article_attribute_rules()))
         .transform(with_duplicate_key_rule("article_id", "duplicate_article_id", _row_order(ARTICLES.raw_columns)))
     )
 
 
 def to_curated_articles(valid_df: DataFrame) -> DataFrame:
+    """Typed articles from valid flagged rows, their broken attributes nulled."""
     typed = [
         F.col(field.name).try_cast(field.dataType).alias(field.name)
         if field.name in ARTICLE_INTEGER_COLUMNS else F.col(field.name)
         for field in ARTICLES.curated_schema.fields
     ]
-    return valid_df.select(*typed)
+    return valid_df.transform(with_broken_attributes_nulled(article_attribute_rules())).select(*typed)
 
 
 # ---- customers --------------------------------------------------------------------------------
 
-def flag_customers(raw_df: DataFrame) -> DataFrame:
-    age = F.col("age").try_cast("int")
-    rules = [
+def customer_row_rules() -> list[Rule]:
+    """A customer that cannot be kept: the row is quarantined."""
+    return [
         _malformed_rule(),
-        *missing_rules(["customer_id"]),
+        *missing_rules(CUSTOMERS.primary_key),
         Rule("invalid_customer_id", ~F.col("customer_id").rlike(HEX_64)),
-        Rule("invalid_age", F.col("age").isNotNull() & (age.isNull() | ~age.between(MIN_CUSTOMER_AGE, MAX_CUSTOMER_AGE))),
-        Rule("invalid_fn", outside(F.col("FN"), FLAG_TRUE_VALUES)),
-        Rule("invalid_active", outside(F.col("Active"), FLAG_TRUE_VALUES)),
-        Rule("invalid_club_member_status", outside(F.col("club_member_status"), CLUB_MEMBER_STATUSES)),
-        Rule("invalid_fashion_news_frequency", outside(F.col("fashion_news_frequency"), NEWS_FREQUENCIES)),
-        Rule("invalid_postal_code", F.col("postal_code").isNotNull() & ~F.col("postal_code").rlike(HEX_64)),
     ]
+
+
+def customer_attribute_rules() -> list[AttributeRule]:
+    """Values a customer with a sound id is kept without: nulled and recorded."""
+    age = F.col("age").try_cast("int")
+    return [
+        AttributeRule("FN", "invalid_fn", outside(F.col("FN"), FLAG_TRUE_VALUES)),
+        AttributeRule("Active", "invalid_active", outside(F.col("Active"), FLAG_TRUE_VALUES)),
+        AttributeRule("club_member_status", "invalid_club_member_status",
+                      outside(F.col("club_member_status"), CLUB_MEMBER_STATUSES)),
+        AttributeRule("fashion_news_frequency", "invalid_fashion_news_frequency",
+                      outside(F.col("fashion_news_frequency"), NEWS_FREQUENCIES)),
+        AttributeRule("age", "invalid_age",
+                      F.col("age").isNotNull() & (age.isNull() | ~age.between(MIN_CUSTOMER_AGE, MAX_CUSTOMER_AGE))),
+        AttributeRule("postal_code", "invalid_postal_code",
+                      F.col("postal_code").isNotNull() & ~F.col("postal_code").rlike(HEX_64)),
+    ]
+
+
+def flag_customers(raw_df: DataFrame) -> DataFrame:
+    """Raw customer rows with `_reject_reason` and `_attribute_issues`."""
     return (
-        raw_df.transform(with_reject_reason(rules))
+        raw_df.transform(with_reject_reason(customer_row_rules()))
+        .transform(with_attribute_issues(customer_attribute_rules()))
         .transform(with_duplicate_key_rule("customer_id", "duplicate_customer_id", _row_order(CUSTOMERS.raw_columns)))
     )
 
 
 def to_curated_customers(valid_df: DataFrame) -> DataFrame:
-    return valid_df.select(
+    """Typed customers from valid flagged rows, their broken attributes nulled."""
+    return valid_df.transform(with_broken_attributes_nulled(customer_attribute_rules())).select(
         F.col("customer_id"),
         _flag("FN").alias("fn"),
         _flag("Active").alias("active"),
@@ -254,6 +302,19 @@ def to_quarantine(flagged_df: DataFrame, raw_columns: tuple[str, ...]) -> DataFr
     return filter_rejected(flagged_df).select(*raw_columns, CORRUPT_RECORD, SOURCE_FILE, INGEST_DATE, REJECT_REASON)
 
 
+def to_attribute_issues(flagged_df: DataFrame, key: str) -> DataFrame:
+    """One row per attribute nulled in the rows kept (ATTRIBUTE_ISSUES_SCHEMA, less the table name
+    it is filed under). Rejected rows are not listed: the quarantine holds them whole."""
+    columns = [f.name for f in ATTRIBUTE_ISSUES_SCHEMA.fields if f.name != ATTRIBUTE_ISSUE_TABLE]
+    return (
+        filter_valid(flagged_df)
+        .select(F.col(key).alias("key"), F.explode(ATTRIBUTE_ISSUES).alias("issue"), SOURCE_FILE, INGEST_DATE)
+        .select("key", "issue.*", SOURCE_FILE, INGEST_DATE)
+        .select(*columns)
+    )
+
+
 def _row_order(raw_columns: tuple[str, ...]) -> list[Column]:
-    # Deterministic across runs: newest landing first, then the row's own values.
-    return _lineage_order() + [F.col(c).asc_nulls_last() for c in raw_columns]
+    # Deterministic across runs: newest landing first, then the row with the fewest broken
+    # attributes, then the row's own values.
+    return _lineage_order() + [F.size(ATTRIBUTE_ISSUES)] + [F.col(c).asc_nulls_last() for c in raw_columns]
