@@ -52,10 +52,16 @@ setup(
         "aws-lambda-powertools>=3.0,<4",
         # data_quality parses the Athena SQL files (the rules' single source) to run them on Spark.
         "sqlglot>=25",
+        # Recommender runs are recorded in MLflow (recs/tracking.py). The client only: full `mlflow`
+        # adds the server and its UI (flask, sqlalchemy, alembic, scipy, scikit-learn, matplotlib...),
+        # which a node logging to a tracking server does not use.
+        "mlflow-skinny>=3.18,<4",
     ],
     extras_require={
         # EMR emr-spark-8.0.0 runs Spark 4.0.2: local runs must match the cluster.
-        "local": ["pyspark>=4.0.2,<4.1"],
+        # The local MLflow store is SQLite (conf/local.yaml tracking.uri: null), a backend
+        # mlflow-skinny leaves out.
+        "local": ["pyspark>=4.0.2,<4.1", "sqlalchemy>=1.4,<3", "alembic>=1.8,!=1.10.0,<2"],
         # The DAGs run on MWAA (Airflow 3); locally `fashion airflow test` runs them with dag.test().
         "airflow": [
             "apache-airflow>=3.3,<3.4",

@@ -167,6 +167,20 @@ class RecsConfig(_Section):
     write_max_attempts: int = 12
     write_base_delay_s: float = 0.05
     write_max_delay_s: float = 5.0
+
+
+class TrackingConfig(_Section):
+    """Where the recommender's runs (train, evaluate, each sweep point) are recorded: MLflow,
+    through recs/tracking.py. A store that cannot be reached costs a warning, never the run."""
+
+    # null: a SQLite store under <paths.state_dir>/mlflow (no server needed); otherwise an MLflow
+    # tracking URI: http(s)://server (EMR), or sqlite:////absolute/path.db. An empty string means
+    # "not configured" (conf/emr.yaml without FASHION_TRACKING_URI): runs warn and go unrecorded.
+    uri: str | None = None
+    experiment: str = "fashion-recs"
+    enabled: bool = True
+
+
 class RdsConfig(_Section):
     """The store's PostgreSQL (RDS). Credentials never live here: see store/credentials.py."""
 
@@ -429,6 +443,7 @@ class Config(_Section):
     spark: SparkConfig
     validation: ValidationConfig
     recs: RecsConfig = RecsConfig()
+    tracking: TrackingConfig = TrackingConfig()
     rds: RdsConfig
     store: StoreConfig
     analytics: AnalyticsConfig

@@ -1,6 +1,6 @@
-"""The DAG files as Airflow parses them: no import errors or warnings, no pyspark on the Airflow
-side (MWAA has none), the schedule and one-run-at-a-time of the night, and both targets' graphs
-built from the same job list."""
+"""The DAG files as Airflow parses them: no import errors or warnings, neither pyspark (MWAA has
+none) nor mlflow imported on the Airflow side, the schedule and one-run-at-a-time of the night, and
+both targets' graphs built from the same job list."""
 from __future__ import annotations
 
 import json
@@ -15,13 +15,13 @@ from fashion_pipeline.orchestration.steps import NIGHTLY_JOBS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Parses dags/ in a fresh interpreter (Airflow reads AIRFLOW_HOME once, at import) with pyspark
-# made unimportable, and prints what the tests check.
+# and mlflow (the recs jobs' run tracking) made unimportable, and prints what the tests check.
 PARSE = r"""
 import importlib.abc, json, sys, warnings
 class NoSpark(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name == "pyspark" or name.startswith("pyspark."):
-            raise ImportError("pyspark is not installed on the Airflow workers")
+        if name.split(".")[0] in ("pyspark", "mlflow"):
+            raise ImportError(f"{name} must not be imported when Airflow parses the DAGs")
 sys.meta_path.insert(0, NoSpark())
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -99,3 +99,19 @@ def test_cluster_request_runs_the_release_on_emr_spark_8(emr_config):
     assert {fleet["InstanceFleetType"] for fleet in request["Instances"]["InstanceFleets"]} == {"MASTER", "CORE"}
     assert {"Key": "fashion-release", "Value": "0.1.0+abc"} in request["Tags"]
     assert request["ServiceRole"] == "fashion-emr-service" and request["JobFlowRole"] == "fashion-emr-instance"
+
+
+def test_the_tracking_server_reaches_the_cluster_and_mwaa_but_never_a_password():
+    from fashion_pipeline.orchestration.mwaa import startup_environment
+    from fashion_pipeline.orchestration.steps import cluster_environment
+
+    environ = {"FASHION_BUCKET": "store-lake"}
+    unset = load_config("emr", environ=environ)
+    assert "FASHION_TRACKING_URI" not in cluster_environment(unset)
+    assert "FASHION_TRACKING_URI" not in startup_environment(unset, "store-lake")
+    config = load_config("emr", environ={**environ, "FASHION_TRACKING_URI": "https://mlflow.internal"})
+    args = emr_step(nightly_job("train_als"), config, RELEASE, "2020-09-22")["HadoopJarStep"]["Args"]
+    assert "spark.yarn.appMasterEnv.FASHION_TRACKING_URI=https://mlflow.internal" in args
+    assert startup_environment(config, "store-lake")["FASHION_TRACKING_URI"] == "https://mlflow.internal"
+    secret = load_config("emr", environ={**environ, "FASHION_TRACKING_URI": "https://u:pw@mlflow.internal"})
+    assert "FASHION_TRACKING_URI" not in cluster_environment(secret)

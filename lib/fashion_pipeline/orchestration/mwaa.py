@@ -4,7 +4,7 @@
     <airflow_root>/plugins.zip         the release's wheel, at the zip's root
     <airflow_root>/requirements.txt    --find-links to where MWAA unpacks plugins.zip, then the wheel's pin
     <airflow_root>/startup.sh          exports what conf/<env>.yaml reads: FASHION_ENV, FASHION_BUCKET,
-                                       the EMR role names and subnets
+                                       the EMR role names and subnets, the MLflow tracking URI
 
 Unlike the release's artifacts these keys are fixed: the environment's settings name them, and
 plugins.zip, requirements.txt and startup.sh by S3 object version. So each is written only when its
@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from fashion_pipeline.config import Config, join_uri
 from fashion_pipeline.errors import PipelineError
+from fashion_pipeline.orchestration.steps import tracking_environment
 
 PACKAGE_NAME = "fashion-pipeline"
 DAGS_FOLDER = "dags"
@@ -124,6 +125,7 @@ def startup_environment(config: Config, bucket: str) -> dict[str, str]:
         "FASHION_EMR_SERVICE_ROLE": config.emr.service_role,
         "FASHION_EMR_INSTANCE_PROFILE": config.emr.instance_profile,
         "FASHION_EMR_SUBNET_IDS": ",".join(config.emr.subnet_ids),
+        **tracking_environment(config),
     }
 
 

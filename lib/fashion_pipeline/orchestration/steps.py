@@ -62,7 +62,17 @@ def cluster_environment(config: Config) -> dict[str, str]:
     bucket = _bucket_of(config.paths.lake_root)
     if bucket:
         environment["FASHION_BUCKET"] = bucket
+    environment.update(tracking_environment(config))
     return environment
+
+
+def tracking_environment(config: Config) -> dict[str, str]:
+    """conf/emr.yaml's FASHION_TRACKING_URI (the MLflow server the recs jobs record their runs in),
+    as the submitter resolved it. Never a URI carrying a password: step arguments are not secret."""
+    uri = config.tracking.uri
+    if not uri or urlparse(uri).password:
+        return {}
+    return {"FASHION_TRACKING_URI": uri}
 
 
 def emr_step(job: NightlyJob, config: Config, release: Release, run_date: date | str) -> dict:

@@ -15,6 +15,7 @@ from fashion_pipeline.config import Config
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.recs.evaluation import EvaluationReport, evaluate
 from fashion_pipeline.recs.recommend import read_sales_and_customers
+from fashion_pipeline.recs.tracking import track_evaluation_run
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import reports_uri
 
@@ -29,4 +30,5 @@ def run_evaluate_recs(spark: SparkSession, config: Config, storage: Storage, run
     transactions_df, customers_df = read_sales_and_customers(spark, config)
     report = evaluate(spark, config, storage, transactions_df, customers_df, run_date, config.recs)
     storage.write_text(reports_uri(config, "recs", f"evaluation-{run_date}-{report.model_version}.json"), report.to_json())
+    track_evaluation_run(config, report)
     return report

@@ -36,6 +36,7 @@ from fashion_pipeline.recs.recommend import (
     read_sales_and_customers,
     recommend_all,
 )
+from fashion_pipeline.recs.tracking import track_train_run
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import (
     ITEM_NEIGHBORS_TABLE,
@@ -128,4 +129,5 @@ def run_train_als(spark: SparkSession, config: Config, storage: Storage, run_dat
          "candidates": fit.n_candidates, "served_strategy": report.served_strategy, "ranker": report.ranker,
          "factors": report.outputs["factors"]}, indent=2, sort_keys=True))
     storage.write_text(reports_uri(config, "recs", f"train_als-{run_date}.json"), report.to_json())
+    track_train_run(config, storage, report)
     return report

@@ -1,4 +1,5 @@
-"""`fashion recs ...`: train, evaluate, sweep, load and show, on the configured lake and AWS."""
+"""`fashion recs ...`: train, evaluate, sweep, load and show, on the configured lake and AWS; runs
+lists and compares the recorded runs (MLflow, no Spark)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ from fashion_pipeline.jobs import (
     add_run_date_option,
     config_from_args,
     job_command,
+    positive_int,
 )
 
 RUN_DATE_HELP = "YYYY-MM-DD: the last day of sales the run uses (inclusive)"
@@ -49,9 +51,27 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0 if served.items else 1
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from fashion_pipeline.recs.tracking import (
+        compare_runs,
+        format_comparison,
+        format_runs,
+        list_runs,
+        redact,
+        tracking_uri,
+    )
+
+    config = config_from_args(args)
+    if args.compare:
+        print(format_comparison(compare_runs(config, *args.compare)))
+    else:
+        print(format_runs(list_runs(config, args.limit), where=redact(tracking_uri(config))))
+    return 0
+
+
 def add_recs_commands(commands) -> None:
     """Register `fashion recs <action>` on the top-level subcommands of the CLI."""
-    recs = commands.add_parser("recs", help="recommendations: train, evaluate, sweep, load, show")
+    recs = commands.add_parser("recs", help="recommendations: train, evaluate, sweep, runs, load, show")
     actions = recs.add_subparsers(dest="_recs_action", required=True, metavar="ACTION")
     job_command(actions, "train_als", "the nightly ALS recommender (jobs/train_als.py)", command="train")
     job_command(actions, "evaluate_recs", "hold out the last week, compare strategies by MAP@12 (jobs/evaluate_recs.py)",
@@ -66,6 +86,13 @@ def add_recs_commands(commands) -> None:
                        help="a recs.* key and its values, e.g. --grid rank=16,32 (default: rank x reg_param x alpha)")
     add_config_options(sweep)
     sweep.set_defaults(_handler=_cmd_sweep)
+
+    runs = actions.add_parser("runs", help="list the recorded train/evaluate/sweep runs, newest first, or compare two")
+    runs.add_argument("--limit", type=positive_int, default=20, help="how many runs to list (default: 20)")
+    runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                      help="parameters that differ and metrics side by side (run ids or their first characters)")
+    add_config_options(runs)
+    runs.set_defaults(_handler=_cmd_runs)
 
     tables = actions.add_parser("create-tables", help="create the DynamoDB serving tables if missing")
     add_config_options(tables)

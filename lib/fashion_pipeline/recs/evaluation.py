@@ -39,6 +39,7 @@ from fashion_pipeline.recs.recommend import (
     fit_for_serving,
     read_sales_and_customers,
 )
+from fashion_pipeline.recs.tracking import SweepTracker
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.tables import ARTICLES_TABLE, read_lake_table, reports_uri
 
@@ -261,10 +262,12 @@ def run_recs_sweep(
     grid = grid or DEFAULT_GRID
     transactions_df, customers_df = read_sales_and_customers(spark, config)
     rows = []
+    tracked = SweepTracker(config, run_date, grid)
     for values in itertools.product(*grid.values()):
         overrides = {f"recs.{key}": value for key, value in zip(grid, values)}
         trial = config.with_overrides(overrides)
         report = evaluate(spark, trial, storage, transactions_df, customers_df, run_date, trial.recs)
+        tracked.record_point(trial, report)
         rows.append(SweepRow(
             parameters={key: getattr(trial.recs, key) for key in grid},
             map_als=report.result("als").map_at_12,
@@ -276,6 +279,7 @@ def run_recs_sweep(
     storage.write_text(
         reports_uri(config, "recs", f"sweep-{run_date}.json"), json.dumps([asdict(r) for r in rows], indent=2)
     )
+    tracked.finish(rows)
     return rows
 
 
