@@ -83,7 +83,7 @@ def test_a_sweep_records_one_run_with_a_child_per_grid_point(spark, tiny_lake):
     rows = run_recs_sweep(spark, config, storage_for(config), RUN_DATE, {"rank": [4, 8]})
     sweeps = [run for run in list_runs(config) if run.kind == "sweep"]
     assert len(sweeps) == 3 and sweeps[-1].note.startswith("2 points over rank, best rank=")
-    best = max(row.map_blend for row in rows)
+    best = max(row.map_served for row in rows)
     assert sweeps[-1].headline == pytest.approx(best)
 
 

@@ -28,7 +28,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid) if args.grid else None
     spark = build_spark("recs_sweep", config)
     rows = run_recs_sweep(spark, config, storage_for(config), args.run_date, grid)
-    print("\nbest blend first:")
+    print("\nbest served first:")
     print(format_sweep(rows))
     return 0
 

@@ -253,12 +253,14 @@ class SweepRow:
     map_als: float
     map_blend: float
     map_repurchase_trending: float
+    map_served: float = 0.0
+    served_strategy: str = ""
 
 
 def run_recs_sweep(
     spark: SparkSession, config: Config, storage: Storage, run_date: date, grid: dict[str, list] | None = None
 ) -> list[SweepRow]:
-    """Evaluate every combination of `grid` (recs.* values); returns rows, best blend first."""
+    """Evaluate every combination of `grid` (recs.* values); returns rows, best served first."""
     grid = grid or DEFAULT_GRID
     transactions_df, customers_df = read_sales_and_customers(spark, config)
     rows = []
@@ -273,9 +275,11 @@ def run_recs_sweep(
             map_als=report.result("als").map_at_12,
             map_blend=report.result("blend").map_at_12,
             map_repurchase_trending=report.result(BASELINE_FOR_GOAL).map_at_12,
+            map_served=report.result("served").map_at_12,
+            served_strategy=report.served_strategy,
         ))
         print(format_sweep(rows[-1:], header=len(rows) == 1), flush=True)
-    rows.sort(key=lambda r: r.map_blend, reverse=True)
+    rows.sort(key=lambda r: r.map_served, reverse=True)
     storage.write_text(
         reports_uri(config, "recs", f"sweep-{run_date}.json"), json.dumps([asdict(r) for r in rows], indent=2)
     )
@@ -289,8 +293,9 @@ def format_sweep(rows: list[SweepRow], header: bool = True) -> str:
     keys = list(rows[0].parameters)
     lines = []
     if header:
-        lines.append("  ".join(f"{k:>12}" for k in keys) + f"  {'MAP als':>9} {'MAP blend':>9} {'MAP rep+tr':>10}")
+        lines.append("  ".join(f"{k:>12}" for k in keys) + f"  {'MAP als':>9} {'MAP blend':>9} {'MAP rep+tr':>10} {'MAP served':>10}  served")
     for r in rows:
         lines.append("  ".join(f"{str(r.parameters[k]):>12}" for k in keys)
-                     + f"  {r.map_als:>9.5f} {r.map_blend:>9.5f} {r.map_repurchase_trending:>10.5f}")
+                     + f"  {r.map_als:>9.5f} {r.map_blend:>9.5f} {r.map_repurchase_trending:>10.5f} {r.map_served:>10.5f}"
+                     f"  {r.served_strategy}")
     return "\n".join(lines)
