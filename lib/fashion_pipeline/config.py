@@ -157,7 +157,7 @@ class RecsConfig(_Section):
     ranker_trees: int = Field(default=40, gt=0)
     ranker_depth: int = Field(default=5, gt=0)
     ranker_step_size: float = Field(default=0.1, gt=0)
-    ranker_negatives_per_customer: int = Field(default=12, gt=0)
+    ranker_negatives_per_customer: int = Field(default=24, gt=0)
     ranker_max_train_customers: int = Field(default=60_000, gt=0)
     ranker_validation_fraction: float = Field(default=0.3, gt=0, lt=1)
     # Evaluation: the last holdout_days up to the run date are held out.

@@ -75,6 +75,8 @@ def test_features_describe_the_pair_whatever_the_source():
     assert row[5][column["trend_rank"]] == pytest.approx(np.log1p(1.0))
     assert row[0][column["user_distinct_items"]] == pytest.approx(np.log1p(2.0))
     assert row[0][column["user_days_since_last"]] == pytest.approx(np.log1p(3.0))
+    assert row[4][column["blend_score"]] == pytest.approx(
+        1.0 * 0.0 + 0.1 * np.log1p(0.0) + 1.0 * np.log1p(0.7))  # als, trend and repurchase, as the blend weighs them
     # Unknown segment and price: neutral values, never NaN.
     assert np.isfinite(features).all()
     second = {int(item): features[1, slot] for slot, item in enumerate(items[1]) if item >= 0}

@@ -21,6 +21,7 @@ FEATURES = (
     "als_score", "als_rank", "own_units", "days_since_own_purchase", "already_bought", "repurchase_signal",
     "log_trend", "log_popularity", "log_days_since_release", "segment_lift", "price_ratio",
     "neighbour_similarity", "trend_rank", "segment_rank", "user_distinct_items", "user_days_since_last",
+    "blend_score",
 )
 LEAF = -1
 
@@ -160,7 +161,7 @@ def _distinct_per_row(items: np.ndarray) -> np.ndarray:
 
 def candidate_features(block: UserBlock, items: np.ndarray, als_rank_items: np.ndarray, trend_position: np.ndarray,
                        log_trend: np.ndarray, item_factors: np.ndarray, item_units: np.ndarray,
-                       arrays: RankingArrays, history_days: int) -> np.ndarray:
+                       arrays: RankingArrays, history_days: int, blend_weights) -> np.ndarray:
     """(users, C, len(FEATURES)) float64 for the candidates `items` (-1 slots get zeros)."""
     valid = items >= 0
     safe = np.where(valid, items, 0)
@@ -206,6 +207,9 @@ def candidate_features(block: UserBlock, items: np.ndarray, als_rank_items: np.n
         np.log1p(repurchase), log_trend[safe], arrays.log_popularity[safe], arrays.log_days_since_release[safe],
         lift, price_ratio, neighbour, np.log1p(trend_position[safe]), np.log1p(segment_rank),
         np.broadcast_to(np.log1p(distinct)[:, None], items.shape), np.broadcast_to(np.log1p(last)[:, None], items.shape),
+        # The hand-set blend's own score: the trees start from what the blend knows.
+        blend_weights.als * als_score + blend_weights.popularity * log_trend[safe]
+        + blend_weights.repurchase * np.log1p(repurchase),
     ]
     features = np.stack(columns, axis=2).astype(np.float64)
     features[~valid] = 0.0

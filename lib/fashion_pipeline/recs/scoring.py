@@ -203,7 +203,7 @@ def ranked_candidates(block: UserBlock, context: ScoringContext) -> tuple[np.nda
     als_top = context.candidates[top_k_columns(als, arrays.als_candidates)]
     features = candidate_features(
         block, items, als_top, trend_position, context.log_trend, context.item_factors, item_units, arrays,
-        context.history_days,
+        context.history_days, context.weights,
     )
     return items, features, als_top
 
