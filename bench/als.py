@@ -1,32 +1,33 @@
-"""Spark MLlib ALS (ours) against the `implicit` library, tuned on a validation week, judged on the test week.
+"""Spark MLlib ALS (ours) against the `implicit` library, tuned on validation weeks, judged on the test week.
 
     .venv/bin/python bench/als.py --scale small                     # generated data (generate -> land -> partition_raw)
-    .venv/bin/python bench/als.py --data DIR                        # any H&M-schema directory, e.g. from
+    .venv/bin/python bench/als.py --data DIR --validation-weeks 4   # any H&M-schema directory, e.g. from
         fashion generate --dataset movielens-100k --out DIR
-    options: [--rank 32] [--iterations 10] [--history-days 800] [--spark-reg 0.01,...] [--implicit-reg 0.1,...]
-             [--alpha 1,5,20] [--work DIR]
+    options: [--rank 32] [--iterations 10] [--alpha 0.25,1,5,20] [--spark-reg 0.01,0.05,0.2,1]
+             [--implicit-reg 0.1,1,10,100] [--history-days 800] [--seeds 3] [--oracle] [--work DIR]
 
 The lake is built by the project's own land + partition_raw. Both libraries get the same
 time-decayed interactions (`recs.signals`, as train_als builds them), the same rank, and confidence
 1 + alpha * weight (`implicit` reads its matrix values as the confidence itself). Spark is fitted by
 `recs.model.train_als`, i.e. with the platform's ALS settings.
 
-Two splits, each "train on everything up to a day, evaluate on the `holdout_days` after it":
-- validation: train up to 2 x holdout_days before the last day, evaluate on the week after;
+Splits, each "train on everything up to a day, evaluate on the `holdout_days` after it":
+- validation: the `--validation-weeks` weeks before the test week (pooled: every week-buyer counts once);
 - test: train up to holdout_days before the last day, evaluate on the last week (as `recs evaluate`).
 Each library's grid (reg x alpha x iterations: Spark's ALS-WR multiplies lambda by each user's and
 article's number of interactions, `implicit` does not, so each gets its own reg grid) is run on the
-validation split and scored under two seen-item policies: keep the articles the customer already
+validation weeks and scored under two seen-item policies: keep the articles the customer already
 bought among the candidates, or remove them. The policy that wins on validation (the sum of both
 libraries' best validation MAP) is the data set's policy; each library's best validation setting
-under each policy is refitted on the test split and judged once on the test week.
+under each policy is refitted on the test split (`--seeds` random starts, MAP averaged per buyer)
+and judged once on the test week. `--oracle` also prints every setting's test MAP, for diagnosis.
 
 Scoring is the same numpy code for both (`top_items`): the user's factors against the candidates'
 (`recs.model.context_from_arrays`, the platform's rule: articles sold in the last candidate_days,
 best max_candidates by trend), top 12 by ALS score, with `recs.scoring.top_k_columns`. Test MAP is
 also given with every trained article as a candidate, to show what the recency rule costs. MAP@12
 is Kaggle's, over the customers who bought in the evaluated week; those without history get the
-top 12 by trend from both libraries.
+top 12 by trend from both libraries, so the ratio over buyers with history is the stricter one.
 """
 from __future__ import annotations
 
