@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from fashion_pipeline.dataset import HM_LAST_DAY
 from fashion_pipeline.errors import run_reporting_failures
 from fashion_pipeline.jobs import (
     OneLineArgumentParser,
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--scale", choices=SCALE_CHOICES, default="small")
     source.add_argument("--dataset", help="instead of synthetic data: a public data set from PyPI, "
                         "rewritten into the H&M schema (movielens-100k)")
-    generate.add_argument("--run-date", type=iso_date, default=date(2020, 9, 22),
+    generate.add_argument("--run-date", type=iso_date, default=HM_LAST_DAY,
                           help="--dataset: the day its sales end on; its last 10%% fall in the 7 days up to it")
     generate.add_argument("--cache", type=Path, help="--dataset: where its package is downloaded (default: <state_dir>/datasets)")
     generate.add_argument("--seed", type=int, default=42)

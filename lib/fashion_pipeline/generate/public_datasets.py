@@ -52,6 +52,7 @@ from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.generate.catalogue import price_value
 from fashion_pipeline.generate.hm_writer import (
     MANIFEST_FILE,
+    PRICE_SIGNIFICANT_DIGITS,
     TRUTH_DIR,
     write_articles,
     write_customers,
@@ -93,7 +94,6 @@ UNKNOWN_ARTICLE_COLUMNS = {
 }
 # Price points (over catalogue.PRICE_DIVISOR) of 10..49: 0.017..0.083, where most H&M prices lie.
 PRICE_POINT_MIN, PRICE_POINT_SPREAD = 10, 40
-PRICE_SIGNIFICANT_DIGITS = 16
 ONLINE_SALES_CHANNEL = "2"
 ARTICLE_INTEGER_COLUMNS = frozenset(
     f.name for f in ARTICLES.curated_schema.fields if f.dataType.typeName() == "integer"
