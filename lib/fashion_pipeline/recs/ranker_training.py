@@ -47,6 +47,7 @@ class RankerOutcome:
     features_reused_factors: bool = False
     cold_start_served: str = "segment_popular"
     cold_start_map_at_12: dict[str, float] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:

@@ -3,6 +3,7 @@ learned ranker, or the best single strategy) where there is history, the popular
 customer's segment where there is none; and where a model version's files live."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -47,21 +48,30 @@ def fit_for_serving(
 ) -> tuple[RecommenderFit, RankerOutcome | None]:
     """The recommender of `as_of` as the nightly job serves it: ALS and signals up to `as_of`,
     and (recs.ranker_enabled) the ranker trained on the week before and the strategy it chose."""
+    started = time.perf_counter()
     fit = fit_recommender(
         spark, transactions_df, customers_df, as_of, recs, factors_uri(config, factors_version(as_of, recs)),
         checkpoint_uri=als_checkpoint_uri(config), storage=storage,
     )
     if not recs.ranker_enabled:
         return fit, None
+    fitted = time.perf_counter()
     features_day = as_of - timedelta(days=label_window_days(transactions_df, as_of, recs))
     fit_before = fit_recommender(
         spark, transactions_df, customers_df, features_day, recs,
         factors_uri(config, factors_version(features_day, recs)), checkpoint_uri=als_checkpoint_uri(config),
         storage=storage,
     )
+    fitted_before = time.perf_counter()
     outcome = train_ranker(spark, fit_before, transactions_df, features_day + timedelta(days=1), as_of, recs)
     outcome.cold_start_served, outcome.cold_start_map_at_12 = choose_cold_start(
         fit_before, transactions_df, customers_df, features_day + timedelta(days=1), as_of)
+    # Where the fit's time went (the serving pass itself runs later, when the lists are written).
+    outcome.phase_seconds = {
+        "fit_run_date": round(fitted - started, 1),
+        "fit_features_day": round(fitted_before - fitted, 1),
+        "ranker_and_cold_start": round(time.perf_counter() - fitted_before, 1),
+    }
     fit = replace(fit, cold_start_served=outcome.cold_start_served)
     return fit.with_context(ranker=outcome.model, served=outcome.served), outcome
 
