@@ -22,7 +22,7 @@ from fashion_pipeline.generate.public_datasets import (
     write_hm_tables,
 )
 from fashion_pipeline.lake import read_raw_csv
-from fashion_pipeline.schemas import ARTICLES, CUSTOMERS, REJECT_REASON, TRANSACTIONS
+from fashion_pipeline.schemas import ARTICLES, ATTRIBUTE_ISSUES, CUSTOMERS, REJECT_REASON, TRANSACTIONS
 from fashion_pipeline.storage import file_sha256
 from fashion_pipeline.transforms.hm import (
     flag_articles,
@@ -127,7 +127,7 @@ def test_same_input_gives_byte_identical_files(converted: Path, tmp_path: Path) 
         assert (tmp_path / spec.raw_file).read_bytes() == (converted / spec.raw_file).read_bytes()
 
 
-def test_the_files_pass_the_platforms_validation_except_the_under_16s(spark, converted: Path) -> None:
+def test_the_files_pass_the_platforms_validation_with_the_under_16s_age_nulled(spark, converted: Path) -> None:
     def flagged(spec, flag):
         return flag(read_raw_csv(spark, spec, [str(converted / spec.raw_file)])).cache()
 
@@ -139,9 +139,12 @@ def test_the_files_pass_the_platforms_validation_except_the_under_16s(spark, con
         df, valid_articles, valid_customers, date(2018, 9, 20), RUN_DATE, 1.0))
 
     assert articles_df.filter(F.col(REJECT_REASON).isNotNull()).count() == 0
-    assert [r[0] for r in customers_df.filter(F.col(REJECT_REASON).isNotNull()).select("age").collect()] == ["12"]
+    # The under-16 customer keeps its row (age to be nulled, recorded), so its two sales survive.
+    assert customers_df.filter(F.col(REJECT_REASON).isNotNull()).count() == 0
+    issues = customers_df.select(F.explode(ATTRIBUTE_ISSUES).alias("issue")).select("issue.column_name", "issue.original_value")
+    assert [tuple(r) for r in issues.collect()] == [("age", "12")]
     reasons = {r[0]: r[1] for r in sales_df.groupBy(REJECT_REASON).count().collect()}
-    assert reasons == {None: 8, "unknown_customer_id": 2}  # user 3's two sales
+    assert reasons == {None: 10}
     # Typed as the curated schemas say.
     drop = [REJECT_REASON, "_corrupt_record", "_source_file", "_ingest_date"]
     assert to_curated_articles(valid_articles.drop(*drop)).schema.simpleString() == ARTICLES.curated_schema.simpleString()
