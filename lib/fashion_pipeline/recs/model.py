@@ -32,6 +32,8 @@ from fashion_pipeline.recs.scoring import (
 from fashion_pipeline.storage import Storage
 
 MAX_REPURCHASE_ITEMS = 24
+# Scoring tasks per core: enough that one slow block of heavy users cannot hold up the stage.
+SCORING_PARTITIONS_PER_CORE = 4
 # Parameters that change what the model recommends; the model version is derived from them.
 VERSIONED_PARAMETERS = (
     "history_days", "decay_half_life_days", "rank", "reg_param", "alpha", "max_iter", "seed",
@@ -358,7 +360,11 @@ def scoring_inputs(fit: RecommenderFit, customers_df: DataFrame | None = None) -
     if fit.user_history_df is not None:
         users_df = users_df.join(fit.user_history_df, on="customer_id", how="left")
         columns += [c for c in fit.user_history_df.columns if c != "customer_id"]
-    return users_df.select(*columns)
+    # Without an explicit count, adaptive execution coalesces these few narrow columns into as
+    # many partitions as it likes (one per core or fewer), and the per-user scoring that follows,
+    # far heavier than the rows suggest, then runs in a handful of straggling tasks.
+    partitions = users_df.sparkSession.sparkContext.defaultParallelism * SCORING_PARTITIONS_PER_CORE
+    return users_df.select(*columns).repartition(partitions, "customer_id")
 
 
 def score_users(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame | None = None) -> DataFrame:
