@@ -35,8 +35,11 @@ on a sample of at most --load-sample rows of each table copied to a lake of its 
 out of the total.
 
 Wall seconds are process start to exit (what an EMR step pays); peak memory is the largest sum of
-RSS over the spark-submit process tree (launcher, driver JVM, Python driver and workers), sampled
-every 0.5 s, and the JVM's own. Rows come from each job's report under the lake's `_reports`.
+PSS over the spark-submit process tree (driver JVM, Python driver and workers: PSS shares the
+forked workers' common pages out instead of counting them per worker), sampled every 0.5 s, and
+the JVM's largest RSS. Rows come from each job's report under the lake's `_reports`. With
+--event-logs each job also writes a Spark event log, and the bench prints how long the driver ran
+alone, one task, or two and more, and the longest single-task stages.
 Results go to bench/out/nightly-<scale>-<seed>-<UTC time>.json. Re-running replaces the day:
 the store day is simulated once, and every job replaces what it wrote for the run date.
 """
@@ -243,7 +246,8 @@ class StepResult:
     command: list[str]
     seconds: float = 0.0
     exit_code: int | None = None
-    peak_tree_rss: int = 0
+    peak_tree_pss: int = 0
+    peak_parts: dict = field(default_factory=dict)  # PSS by process name at the peak
     peak_jvm_rss: int = 0
     load_before: str = ""
     load_after: str = ""
@@ -254,13 +258,27 @@ class StepResult:
     apart: bool = False
 
 
+def proportional_set_size(pid: int) -> int | None:
+    """A process's PSS in bytes: its pages, shared ones divided among their sharers, so forked
+    Python workers are not counted once per worker (RSS would)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 class TreeMemorySampler(threading.Thread):
-    """Largest RSS of a process and its descendants, summed, and of its largest java child."""
+    """The largest memory of a process and its descendants together (PSS, summed), what it was
+    made of at that moment, and the largest RSS of its java child (the driver JVM)."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_tree = 0
+        self.peak_parts: dict[str, int] = {}
         self.peak_jvm = 0
         self._done = threading.Event()
 
@@ -276,14 +294,16 @@ class TreeMemorySampler(threading.Thread):
                 processes = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            tree, jvm = 0, 0
+            parts: dict[str, int] = {}
             for process in processes:
                 with contextlib.suppress(psutil.Error):
+                    name = process.name()
                     rss = process.memory_info().rss
-                    tree += rss
-                    if process.name() == "java":
-                        jvm = max(jvm, rss)
-            self.peak_tree, self.peak_jvm = max(self.peak_tree, tree), max(self.peak_jvm, jvm)
+                    parts[name] = parts.get(name, 0) + (proportional_set_size(process.pid) or rss)
+                    if name == "java":
+                        self.peak_jvm = max(self.peak_jvm, rss)
+            if sum(parts.values()) > self.peak_tree:
+                self.peak_tree, self.peak_parts = sum(parts.values()), parts
             self._done.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> None:
@@ -308,7 +328,7 @@ def run_measured(job: str, command: list[str], env: dict[str, str], log_path: Pa
         result.exit_code = process.wait()
         result.seconds = time.perf_counter() - started
         sampler.stop()
-    result.peak_tree_rss, result.peak_jvm_rss = sampler.peak_tree, sampler.peak_jvm
+    result.peak_tree_pss, result.peak_parts, result.peak_jvm_rss = sampler.peak_tree, sampler.peak_parts, sampler.peak_jvm
     result.load_after = load_average()
     return result
 
@@ -555,7 +575,8 @@ def step_figures(result: StepResult, config, run_date: date, partition_raw_repor
         result.details = report
     elif job == "train_als" and (report := _report(config, "recs", f"train_als-{run_date}.json")):
         result.rows_in = f"{report['interactions']:,} interactions"
-        result.rows_out = (f"{report['users_with_history'] + report['cold_start_users']:,} customers, "
+        result.rows_out = (f"{report['users_with_history'] + report['cold_start_users']:,} customers "
+                           f"({report.get('served_strategy', 'blend')}), "
                            f"{report['articles_with_neighbors']:,} articles' neighbours")
         result.details = report
     elif job == "data_quality":
@@ -665,7 +686,7 @@ def run_night(plan: list[PlannedStep], env: dict[str, str], config, run_date: da
         if result.exit_code != 0:
             raise SystemExit(f"{step.job} exited {result.exit_code} after {result.seconds:.0f} s: "
                              f"{last_line(result.log)} (log: {result.log})")
-        say(f"{step.job}: {result.seconds:.1f} s, peak RSS {gib(result.peak_tree_rss)} (JVM {gib(result.peak_jvm_rss)}); "
+        say(f"{step.job}: {result.seconds:.1f} s, peak memory {gib(result.peak_tree_pss)} (JVM RSS {gib(result.peak_jvm_rss)}); "
             f"in {result.rows_in or '-'}; out {result.rows_out or '-'}")
         if step.job == "data_quality":
             checks = time_athena_checks(env, run_date, run_dir / "athena_checks.log")
@@ -708,13 +729,15 @@ def event_log_lines(path: Path):
 
 
 def event_log_profile(path: Path) -> dict:
-    """From one application's event log: its span, how long 0, 1 and 2+ tasks ran at once, and the
-    stages that ran as a single task for longer than a second."""
+    """From one application's event log: its span; how long no task, one task and two or more
+    ran at once (no task: the driver alone, planning, listing, collecting, its Python); and the
+    stages that ran as a single task for a second or more, named by their call site, or by the SQL
+    query they belong to when the call site is Spark's own thread pool (adaptive execution)."""
     app_start = app_end = None
-    tasks, stages = [], []
+    tasks, stages, stage_query, queries = [], [], {}, {}
     for line in event_log_lines(path):
         event = json.loads(line)
-        kind = event.get("Event")
+        kind = event.get("Event", "")
         if kind == "SparkListenerApplicationStart":
             app_start = event["Timestamp"]
         elif kind == "SparkListenerApplicationEnd":
@@ -722,11 +745,19 @@ def event_log_profile(path: Path) -> dict:
         elif kind == "SparkListenerTaskEnd":
             info = event["Task Info"]
             tasks.append((info["Launch Time"], info["Finish Time"]))
+        elif kind == "SparkListenerJobStart":
+            query = (event.get("Properties") or {}).get("spark.sql.execution.id")
+            for stage_id in event.get("Stage IDs", []):
+                stage_query[stage_id] = query
+        elif kind.endswith("SparkListenerSQLExecutionStart"):
+            details = (event.get("details") or "").splitlines()
+            where = details[0].split("(")[0].rsplit(".", 2)[-2:] if details else []
+            queries[str(event["executionId"])] = ".".join(where) or event.get("description", "")
         elif kind == "SparkListenerStageCompleted":
             info = event["Stage Info"]
             if info.get("Submission Time") and info.get("Completion Time"):
                 stages.append((info["Number of Tasks"], info["Completion Time"] - info["Submission Time"],
-                               info["Stage Name"]))
+                               info["Stage ID"], info["Stage Name"]))
     if app_start is None:
         return {}
     app_end = app_end or max((end for _, end in tasks), default=app_start)
@@ -736,14 +767,21 @@ def event_log_profile(path: Path) -> dict:
         by_level[min(running, 2)] += max(0, moment - last)
         running, last = running + delta, moment
     by_level[0] += max(0, app_end - last)
-    single = sorted(((ms, name) for n, ms, name in stages if n == 1 and ms >= 1000), reverse=True)
+
+    def stage_label(stage_id: int, name: str) -> str:
+        query = stage_query.get(stage_id)
+        if ".py:" in name or query is None:
+            return name.split(" at ")[0] + " at " + Path(name.split(" at ")[-1]).name if " at " in name else name
+        return f"query {query} ({queries.get(query, '?')})"
+
+    single = sorted(((ms, stage_label(i, name)) for n, ms, i, name in stages if n == 1), reverse=True)
     return {
         "app_seconds": (app_end - app_start) / 1000,
         "no_task_seconds": by_level[0] / 1000, "one_task_seconds": by_level[1] / 1000,
         "two_plus_tasks_seconds": by_level[2] / 1000,
         "task_seconds": sum(end - start for start, end in tasks) / 1000, "tasks": len(tasks),
-        "single_task_stages": [{"seconds": ms / 1000, "stage": name.split(" at ")[0] + " at " + name.split(" at ")[-1]
-                                if " at " in name else name} for ms, name in single[:5]],
+        "single_task_stage_seconds": sum(ms for ms, _ in single) / 1000,
+        "single_task_stages": [{"seconds": ms / 1000, "stage": label} for ms, label in single[:5] if ms >= 1000],
     }
 
 
@@ -761,13 +799,13 @@ def gib(n_bytes: int) -> str:
 
 
 def print_table(results: list[StepResult], scale: str) -> float:
-    header = (f"{'step':<22} {'wall s':>7}  {'rows in':<34} {'rows out':<58} {'peak RSS':>9} {'JVM':>9}"
+    header = (f"{'step':<22} {'wall s':>7}  {'rows in':<34} {'rows out':<58} {'peak mem':>9} {'JVM RSS':>9}"
               f"  {'load 1/5':>9}")
     rule = "-" * len(header)
 
     def row(result: StepResult) -> str:
         return (f"{result.job:<22} {result.seconds:>7.1f}  {result.rows_in or '-':<34} {result.rows_out or '-':<58} "
-                f"{gib(result.peak_tree_rss):>9} {gib(result.peak_jvm_rss):>9}  {result.load_before:>9}")
+                f"{gib(result.peak_tree_pss):>9} {gib(result.peak_jvm_rss):>9}  {result.load_before:>9}")
 
     night = [r for r in results if not r.apart]
     total = sum(r.seconds for r in night)
@@ -790,13 +828,16 @@ def print_profiles(results: list[StepResult]) -> None:
     profiled = [r for r in results if r.details.get("event_log", {}).get("app_seconds")]
     if not profiled:
         return
-    say("\nwhere the time went (Spark event logs; outside the app = launcher, JVM and Python start/exit):")
-    say(f"{'step':<22} {'wall':>6} {'app':>6} {'no task':>8} {'1 task':>7} {'2+ tasks':>9}  longest single-task stages")
+    say("\nwhere the time went, seconds (Spark event logs). outside: launcher, JVM and Python start and exit;"
+        "\nno task: the driver alone; 1-task stages: their summed length (they may overlap other work)")
+    say(f"{'step':<22} {'wall':>6} {'outside':>8} {'no task':>8} {'1 task':>7} {'2+ tasks':>9} {'1-task stages':>14}"
+        "  longest single-task stages")
     for result in profiled:
         p = result.details["event_log"]
-        stages = "; ".join(f"{s['stage']} {s['seconds']:.0f} s" for s in p["single_task_stages"][:3]) or "-"
-        say(f"{result.job:<22} {result.seconds:>6.0f} {p['app_seconds']:>6.0f} {p['no_task_seconds']:>8.0f} "
-            f"{p['one_task_seconds']:>7.0f} {p['two_plus_tasks_seconds']:>9.0f}  {stages}")
+        stages = "; ".join(f"{s['stage']} {s['seconds']:.0f} s" for s in p["single_task_stages"][:2]) or "-"
+        say(f"{result.job:<22} {result.seconds:>6.0f} {result.seconds - p['app_seconds']:>8.0f} "
+            f"{p['no_task_seconds']:>8.0f} {p['one_task_seconds']:>7.0f} {p['two_plus_tasks_seconds']:>9.0f} "
+            f"{p['single_task_stage_seconds']:>14.0f}  {stages}")
 
 
 # ---- main ----------------------------------------------------------------------------------
@@ -829,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-load", action="store_true", help="do not run load_recommendations")
     parser.add_argument("--event-logs", action="store_true",
                         help="add spark.eventLog.* to every job and print where each step's time went")
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the inputs, run nothing")
     parser.add_argument("--clean", action="store_true", help="stop the services and delete the built inputs")
     args = parser.parse_args(argv)
 
@@ -842,7 +884,6 @@ def main(argv: list[str] | None = None) -> int:
     paths.root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_dir = paths.runs_dir / stamp
-    run_dir.mkdir(parents=True)
     say(f"nightly bench: scale {args.scale}, seed {args.seed}, run date {args.run_date}, driver memory "
         f"{driver_memory or 'conf/spark default (6g)'}; {os.cpu_count()} cores; load average {load_average()}; "
         f"logs in {run_dir}")
@@ -856,7 +897,11 @@ def main(argv: list[str] | None = None) -> int:
         ensure_landed(folder, config, args.run_date)
         ensure_store(paths, folder, config, postgres, args.run_date)
         build_seconds = time.perf_counter() - build_started
+        if args.build_only:
+            say(f"inputs ready in {build_seconds:.0f} s; the night not run (--build-only)")
+            return 0
 
+        run_dir.mkdir(parents=True)
         plan = night_plan(config, args.run_date, driver_memory, paths.load_lake_root)
         if args.event_logs:
             events_dir = run_dir / "events"
