@@ -249,6 +249,7 @@ class StepResult:
     peak_tree_pss: int = 0
     peak_parts: dict = field(default_factory=dict)  # PSS by process name at the peak
     peak_jvm_rss: int = 0
+    jvm_heap: str = ""
     load_before: str = ""
     load_after: str = ""
     rows_in: str = ""
@@ -280,6 +281,7 @@ class TreeMemorySampler(threading.Thread):
         self.peak_tree = 0
         self.peak_parts: dict[str, int] = {}
         self.peak_jvm = 0
+        self.jvm_heap = ""  # the driver JVM's -Xmx: which driver memory the step really ran with
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -302,6 +304,8 @@ class TreeMemorySampler(threading.Thread):
                     parts[name] = parts.get(name, 0) + (proportional_set_size(process.pid) or rss)
                     if name == "java":
                         self.peak_jvm = max(self.peak_jvm, rss)
+                        heap = [arg for arg in process.cmdline() if arg.startswith("-Xmx")]
+                        self.jvm_heap = heap[-1][4:] if heap else self.jvm_heap
             if sum(parts.values()) > self.peak_tree:
                 self.peak_tree, self.peak_parts = sum(parts.values()), parts
             self._done.wait(SAMPLE_INTERVAL_S)
@@ -329,6 +333,7 @@ def run_measured(job: str, command: list[str], env: dict[str, str], log_path: Pa
         result.seconds = time.perf_counter() - started
         sampler.stop()
     result.peak_tree_pss, result.peak_parts, result.peak_jvm_rss = sampler.peak_tree, sampler.peak_parts, sampler.peak_jvm
+    result.jvm_heap = sampler.jvm_heap
     result.load_after = load_average()
     return result
 
@@ -342,6 +347,20 @@ def last_line(log_path: str) -> str:
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def claim_inputs(paths: BenchPaths, run_date: date) -> None:
+    """The inputs are of one run date (the history's statuses are as of the night before it, the
+    store's day is that date): a cache built for another is refused, not silently reused."""
+    record = paths.root / "inputs.json"
+    if record.is_file():
+        built_for = json.loads(record.read_text())["run_date"]
+        if built_for != str(run_date):
+            raise SystemExit(f"the inputs in {paths.root} are for run date {built_for}: run with --run-date "
+                             f"{built_for}, or --clean first to build them for {run_date}")
+        return
+    paths.root.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"scale": paths.scale, "seed": paths.seed, "run_date": str(run_date)}) + "\n")
 
 
 def ensure_csv(scale: str, seed: int) -> Path:
@@ -381,7 +400,7 @@ def build_history_tables(paths: BenchPaths, folder: Path, model, run_date: date,
     partial.unlink(missing_ok=True)
     connection = duckdb.connect(str(partial))
     connection.execute("SET threads = 2")
-    connection.execute("SET memory_limit = '6GB'")
+    connection.execute("SET memory_limit = '4GB'")
     connection.execute(f"SET temp_directory = '{paths.root / 'duckdb-tmp'}'")
     shop_prices = pa.table({  # noqa: F841 (DuckDB reads it by name)
         "article_id": article_id_array(model.catalogue),
@@ -464,7 +483,8 @@ def write_lake_history(paths: BenchPaths, config) -> None:
 
     started = time.perf_counter()
     history = history_connection(paths)
-    for table, extra in ((ORDERS_TABLE, ""), (ORDER_ITEMS_TABLE, ", CAST(quantity * unit_price AS DECIMAL(20,2)) AS line_amount")):
+    line_amount = ", CAST(quantity * unit_price AS DECIMAL(20,2)) AS line_amount"
+    for table, extra in ((ORDERS_TABLE, ""), (ORDER_ITEMS_TABLE, line_amount)):
         target = Path(table.uri(config))
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -686,7 +706,8 @@ def run_night(plan: list[PlannedStep], env: dict[str, str], config, run_date: da
         if result.exit_code != 0:
             raise SystemExit(f"{step.job} exited {result.exit_code} after {result.seconds:.0f} s: "
                              f"{last_line(result.log)} (log: {result.log})")
-        say(f"{step.job}: {result.seconds:.1f} s, peak memory {gib(result.peak_tree_pss)} (JVM RSS {gib(result.peak_jvm_rss)}); "
+        say(f"{step.job}: {result.seconds:.1f} s, peak memory {gib(result.peak_tree_pss)} "
+            f"(JVM RSS {gib(result.peak_jvm_rss)}, -Xmx{result.jvm_heap or '?'}); "
             f"in {result.rows_in or '-'}; out {result.rows_out or '-'}")
         if step.job == "data_quality":
             checks = time_athena_checks(env, run_date, run_dir / "athena_checks.log")
@@ -888,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{driver_memory or 'conf/spark default (6g)'}; {os.cpu_count()} cores; load average {load_average()}; "
         f"logs in {run_dir}")
     build_started = time.perf_counter()
+    claim_inputs(paths, args.run_date)
     folder = ensure_csv(args.scale, args.seed)
     with services(paths) as (postgres, moto):
         config = bench_config(paths, postgres.port, moto.port, daily_orders(args.scale))
@@ -919,7 +941,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "scale": args.scale, "seed": args.seed, "run_date": str(args.run_date),
         "driver_memory": driver_memory or "6g (conf/spark/spark-defaults.conf)",
-        "machine": {"cores": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "machine": {"cores": os.cpu_count(),
+                    "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
         "inputs_seconds": round(build_seconds, 1), "csv": str(folder),
         "night_seconds": round(total, 1), "goal_seconds": GOAL_SECONDS,
         "steps": [asdict(r) for r in results],
