@@ -46,13 +46,22 @@ def test_without_a_driver_memory_the_command_is_the_dags_own(nightly, config, tm
 
 
 def test_the_profile_counts_how_many_tasks_ran_at_once(nightly, tmp_path):
-    # App 0-10 s; tasks 1-3 s and 2-4 s overlap for 1 s; a one-task stage of 2 s.
+    # App 0-10 s; tasks 1-3 s and 2-4 s overlap for 1 s; one-task stages of 2 s (its call site
+    # named) and 1.5 s (run from adaptive execution's thread pool: named by its query).
     events = [
         {"Event": "SparkListenerApplicationStart", "Timestamp": 0},
+        {"Event": "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart", "executionId": 7,
+         "description": "parquet at NativeMethodAccessorImpl.java:0",
+         "details": "org.apache.spark.sql.DataFrameWriter.parquet(DataFrameWriter.scala:369)\nmore"},
+        {"Event": "SparkListenerJobStart", "Job ID": 0, "Stage IDs": [4], "Properties": {"spark.sql.execution.id": "7"}},
+        {"Event": "SparkListenerStageCompleted", "Stage Info": {
+            "Stage ID": 4, "Number of Tasks": 1, "Submission Time": 8000, "Completion Time": 9500,
+            "Stage Name": "$anonfun$withThreadLocalCaptured$2 at CompletableFuture.java:1768"}},
         {"Event": "SparkListenerTaskEnd", "Task Info": {"Launch Time": 1000, "Finish Time": 3000}},
         {"Event": "SparkListenerTaskEnd", "Task Info": {"Launch Time": 2000, "Finish Time": 4000}},
         {"Event": "SparkListenerStageCompleted", "Stage Info": {
-            "Number of Tasks": 1, "Submission Time": 5000, "Completion Time": 7000, "Stage Name": "collect at x.py:1"}},
+            "Stage ID": 3, "Number of Tasks": 1, "Submission Time": 5000, "Completion Time": 7000,
+            "Stage Name": "collect at /lib/x.py:1"}},
         {"Event": "SparkListenerApplicationEnd", "Timestamp": 10000},
     ]
     log = tmp_path / "events"
@@ -62,4 +71,6 @@ def test_the_profile_counts_how_many_tasks_ran_at_once(nightly, tmp_path):
 
     assert (profile["no_task_seconds"], profile["one_task_seconds"], profile["two_plus_tasks_seconds"]) == (7, 2, 1)
     assert profile["task_seconds"] == 4
-    assert profile["single_task_stages"] == [{"seconds": 2, "stage": "collect at x.py:1"}]
+    assert profile["single_task_stage_seconds"] == 3.5
+    assert profile["single_task_stages"] == [{"seconds": 2, "stage": "collect at x.py:1"},
+                                             {"seconds": 1.5, "stage": "query 7 (DataFrameWriter.parquet)"}]
