@@ -906,8 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_dir = paths.runs_dir / stamp
     say(f"nightly bench: scale {args.scale}, seed {args.seed}, run date {args.run_date}, driver memory "
-        f"{driver_memory or 'conf/spark default (6g)'}; {os.cpu_count()} cores; load average {load_average()}; "
-        f"logs in {run_dir}")
+        f"{driver_memory or 'conf/spark default (6g)'}; {os.cpu_count()} cores; load average {load_average()}")
     build_started = time.perf_counter()
     claim_inputs(paths, args.run_date)
     folder = ensure_csv(args.scale, args.seed)
@@ -924,6 +923,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         run_dir.mkdir(parents=True)
+        say(f"the night: logs in {run_dir}")
         plan = night_plan(config, args.run_date, driver_memory, paths.load_lake_root)
         if args.event_logs:
             events_dir = run_dir / "events"
