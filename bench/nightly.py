@@ -299,9 +299,12 @@ class TreeMemorySampler(threading.Thread):
             parts: dict[str, int] = {}
             for process in processes:
                 with contextlib.suppress(psutil.Error):
-                    name = process.name()
-                    rss = process.memory_info().rss
-                    parts[name] = parts.get(name, 0) + (proportional_set_size(process.pid) or rss)
+                    name, rss = process.name(), process.memory_info().rss
+                    pss = proportional_set_size(process.pid)
+                    # None: gone since the listing, e.g. a JVM thread's fork before its exec
+                    # (named after the thread), whose RSS would count the JVM's pages twice.
+                    if pss is not None:
+                        parts[name] = parts.get(name, 0) + pss
                     if name == "java":
                         self.peak_jvm = max(self.peak_jvm, rss)
                         heap = [arg for arg in process.cmdline() if arg.startswith("-Xmx")]
