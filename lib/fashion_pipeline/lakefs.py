@@ -96,3 +96,18 @@ def total_size(spark: SparkSession, uris: list[str]) -> int:
         filesystem, path = _filesystem_and_path(spark, uri)
         total += int(filesystem.getFileStatus(path).getLen())
     return total
+
+
+def partition_folders(spark: SparkSession, table_uri: str, key: str) -> dict[str, str]:
+    """`{value: folder URI}` of a table's `key=value` folders, one listing of the table's top
+    level (the files inside are not listed); empty when the table does not exist."""
+    filesystem, path = _filesystem_and_path(spark, table_uri)
+    if not filesystem.exists(path):
+        return {}
+    prefix = f"{key}="
+    folders = {}
+    for status in filesystem.listStatus(path):
+        name = status.getPath().getName()
+        if status.isDirectory() and name.startswith(prefix):
+            folders[name[len(prefix):]] = status.getPath().toString()
+    return folders
