@@ -101,7 +101,7 @@ def time_copy(connection, sql: str) -> tuple[float, int]:
 
 
 # The pipeline module's calls that run Spark jobs or touch the lake, timed by --profile.
-PROFILED_CALLS = ("_stage_source", "write_table", "_totals_by", "_existing_partitions", "delete_path",
+PROFILED_CALLS = ("_read_source", "write_table", "_totals_by", "_existing_partitions", "delete_path",
                   "path_exists", "replace_partitions", "_touched_order_dates", "_publish", "_stage_outputs")
 
 
