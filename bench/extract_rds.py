@@ -8,8 +8,14 @@ Starts its own PostgreSQL (a temporary cluster on a free port), loads one day of
 COPY, then times, on that day's change window:
   jdbc read   Spark reads the order lines the extract reads (same SQL), to a no-op sink;
   copy        psycopg streams the same query through COPY ... TO STDOUT (text), every byte read;
-  extract     the whole extract_rds job for the day (read, stage, validate, merge, publish).
-Spark's time excludes the JVM start, which an EMR step pays once.
+  extract     the whole extract_rds job for the day (read, validate, merge, stage, publish) in the
+              same session, on an empty lake: like the jdbc read, without the session's start;
+  re-run      (--runs N) the same day again, N-1 times, against the lake the first run wrote;
+  spark-submit (--spark-submit) `spark-submit jobs/extract_rds.py` for the day on an empty lake,
+              as the nightly runs it: from process start to exit (JVM, session, imports).
+Spark's in-process times exclude the JVM start, which an EMR step pays once.
+
+    .venv/bin/python bench/extract_rds.py --runs 2 --spark-submit   # what bench/RESULTS.md records
 
     .venv/bin/python bench/extract_rds.py --profile               # where the job's time goes
 
@@ -25,6 +31,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,7 +109,7 @@ def time_copy(connection, sql: str) -> tuple[float, int]:
 
 # The pipeline module's calls that run Spark jobs or touch the lake, timed by --profile.
 PROFILED_CALLS = ("_read_source", "write_table", "_totals_by", "_existing_partitions", "delete_path",
-                  "path_exists", "replace_partitions", "_touched_order_dates", "_publish", "_stage_outputs")
+                  "path_exists", "replace_partitions", "_census", "_publish", "_stage_outputs")
 
 
 class CallTimer:
@@ -160,16 +167,39 @@ def spark_jobs(event_dir: Path) -> list[dict]:
             for job_id, job in sorted(jobs.items())]
 
 
+def time_spark_submit(config, lake_root: Path) -> float:
+    """`spark-submit jobs/extract_rds.py` for the day, as the nightly's local target runs it (the
+    venv's launcher, conf/spark), on an empty lake; seconds from process start to exit."""
+    from fashion_pipeline.orchestration.nightly_tasks import spark_submit_environment
+
+    command = [str(Path(sys.executable).parent / "spark-submit"), str(ROOT / "jobs" / "extract_rds.py"),
+               "--env", "local", "--run-date", RUN_DATE.isoformat(), "--lake-root", str(lake_root),
+               "--set", f"paths.state_dir={config.paths.state_dir}", "--set", f"rds.port={config.rds.port}",
+               "--set", f"rds.database={config.rds.database}", "--set", f"rds.num_partitions={config.rds.num_partitions}",
+               "--set", f"rds.fetch_size={config.rds.fetch_size}",
+               "--set", f"spark.shuffle_partitions={config.spark.shuffle_partitions}"]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=spark_submit_environment(), capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0 or "reconciles: yes" not in done.stdout:
+        raise SystemExit(f"spark-submit failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_200_000, help="order lines in the day (>= 1M for the record)")
     parser.add_argument("--partitions", type=int, default=2, help="JDBC numPartitions")
     parser.add_argument("--fetch-size", type=int, default=50_000, help="JDBC fetchsize")
     parser.add_argument("--skip-extract", action="store_true", help="time only the reads")
+    parser.add_argument("--runs", type=int, default=1, help="in-process runs of the job; the 2nd on are re-runs")
+    parser.add_argument("--spark-submit", action="store_true",
+                        help="also time `spark-submit jobs/extract_rds.py` from process start to exit")
     parser.add_argument("--profile", action="store_true",
                         help="time the pipeline's calls and list Spark's jobs and stages (event log)")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="fashion-bench-rds-"))
     workdir.chmod(0o711)  # the postgres user must reach its data dir
     service = PostgresService(workdir / "state", free_port(), database="bench")
@@ -231,9 +261,21 @@ def main() -> int:
             report = run_extract_rds(spark, config, storage_for(config), RUN_DATE, connection)
             extract_s = time.perf_counter() - started
             assert report.reconciles and report.published.items == n_items
-            print(f"{'extract_rds job (read+stage+merge+publish)':<44} {extract_s:>8.1f} s "
-                  f"{n_items / extract_s:>12,.0f} rows/s")
+            print(f"{'extract_rds job, in-process, empty lake':<44} {extract_s:>8.1f} s "
+                  f"{n_items / extract_s:>12,.0f} rows/s {extract_s / jdbc_s:>6.1f}x the jdbc read")
+            for _ in range(args.runs - 1):
+                rerun_started = time.perf_counter()
+                again = run_extract_rds(spark, config, storage_for(config), RUN_DATE, connection)
+                rerun_s = time.perf_counter() - rerun_started
+                assert again.reconciles and again.published == report.published
+                print(f"{'extract_rds re-run of the day, in-process':<44} {rerun_s:>8.1f} s "
+                      f"{n_items / rerun_s:>12,.0f} rows/s {rerun_s / jdbc_s:>6.1f}x the jdbc read")
         spark.stop()
+        if args.spark_submit:
+            submit_s = time_spark_submit(config, workdir / "submitted-lake")
+            print(f"{'spark-submit jobs/extract_rds.py, start to exit':<44} {submit_s:>8.1f} s "
+                  f"{n_items / submit_s:>12,.0f} rows/s {submit_s / jdbc_s:>6.1f}x the jdbc read")
+        print(f"load average (1 min) at the start {load_at_start:.1f}, at the end {os.getloadavg()[0]:.1f}")
         if timer:
             jobs = spark_jobs(event_dir)
             timer.print(started_epoch, jobs)

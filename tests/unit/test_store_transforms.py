@@ -17,6 +17,7 @@ from fashion_pipeline.transforms.store import (
     flag_order_lines,
     flag_orders,
     merge_latest_orders,
+    orphan_lines,
     summarise_order_lines,
     to_curated_orders,
     to_order_item_quarantine,
@@ -57,8 +58,9 @@ def test_each_broken_order_and_line_gets_its_reason_and_takes_its_whole_order_al
     assert _reasons(flagged_orders_df, ["order_id"]) == {
         (1,): None, (2,): "missing_customer_id", (3,): "unknown_customer_id", (4,): "invalid_status",
         (5,): "invalid_sales_channel_id", (6,): "updated_before_created", (7,): "has_rejected_item",
-        (8,): "order_without_items", (9,): "orphan_item",  # 9: only its line was read
+        (8,): "order_without_items",
     }
+    assert {r.order_id: r._lines for r in flagged_orders_df.collect()} == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 3, 8: None}
     assert _reasons(to_order_quarantine(flagged_orders_df), ["order_id"]) == {
         (2,): "missing_customer_id", (3,): "unknown_customer_id", (4,): "invalid_status",
         (5,): "invalid_sales_channel_id", (6,): "updated_before_created", (7,): "has_rejected_item",
@@ -66,8 +68,10 @@ def test_each_broken_order_and_line_gets_its_reason_and_takes_its_whole_order_al
     }
     assert _reasons(to_order_item_quarantine(flagged_lines_df, flagged_orders_df), ["order_id", "line_no"]) == {
         **{(n, 1): "in_rejected_order" for n in range(2, 8)},
-        (7, 2): "unknown_article_id", (7, 3): "non_positive_quantity", (9, 1): "orphan_item",
+        (7, 2): "unknown_article_id", (7, 3): "non_positive_quantity",
     }
+    # Order 9 was not read: its line is an orphan.
+    assert _reasons(orphan_lines(items_df, orders_df), ["order_id", "line_no"]) == {(9, 1): "orphan_item"}
     valid_df = to_curated_orders(filter_valid_orders(flagged_orders_df))
     assert [(r.order_id, r.order_date, r._version) for r in valid_df.collect()] == [(1, D1, T1)]
 

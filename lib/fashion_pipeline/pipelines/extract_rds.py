@@ -26,6 +26,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -69,6 +70,7 @@ from fashion_pipeline.tables import (
 )
 from fashion_pipeline.transforms.store import (
     INCOMING,
+    LINES,
     NEWEST,
     SOURCE,
     filter_newest,
@@ -78,8 +80,10 @@ from fashion_pipeline.transforms.store import (
     line_amount,
     merge_order_items,
     merge_orders,
+    order_date,
     order_outcomes,
     order_versions,
+    orphan_lines,
     summarise_order_lines,
     to_curated_orders,
     to_order_item_quarantine,
@@ -202,8 +206,8 @@ def _extract(
     # is computed once. Evicted blocks are recomputed from the checkpoints, which do not change.
     flagged_orders_df = flagged_orders_df.persist()
     try:
-        _stage_outputs(spark, config, run_date, staging, source_items_df, flagged_lines_df, flagged_orders_df,
-                       broadcast_orders, report)
+        _stage_outputs(spark, config, run_date, staging, source_orders_df, source_items_df, flagged_lines_df,
+                       flagged_orders_df, broadcast_orders, report)
     finally:
         flagged_orders_df.unpersist()
 
@@ -219,20 +223,29 @@ def _extract(
 
 
 def _stage_outputs(
-    spark: SparkSession, config: Config, run_date: date, staging: str,
+    spark: SparkSession, config: Config, run_date: date, staging: str, source_orders_df: DataFrame,
     source_items_df: DataFrame, flagged_lines_df: DataFrame, flagged_orders_df: DataFrame, broadcast_orders: bool,
     report: ExtractRdsReport,
 ) -> None:
     """Quarantine and the merged order partitions into staging, with their counts in `report`.
     The orders' verdicts (`flagged_orders_df`, cached) are computed once; the lines are read from
-    their checkpoint twice: past the rejected orders for the quarantine, past the verdicts for the
-    merge."""
+    their checkpoint past the rejected orders for the quarantine (only when there are any) and
+    past the verdicts for the merge."""
+    valid_orders_by_day, rejected_orders, lines_of_orders = _census(flagged_orders_df)
+    orphans = report.read.items - lines_of_orders  # lines whose order was not read
+    rejected_lines = []
+    if rejected_orders:
+        rejected_lines.append(to_order_item_quarantine(flagged_lines_df, flagged_orders_df))
+    if orphans:
+        rejected_lines.append(orphan_lines(source_items_df, source_orders_df))
     orders_quarantine = _staged_partition(staging, ORDERS_QUARANTINE_TABLE, run_date)
     items_quarantine = _staged_partition(staging, ORDER_ITEMS_QUARANTINE_TABLE, run_date)
-    write_table(to_order_quarantine(flagged_orders_df), orders_quarantine)
-    write_table(to_order_item_quarantine(flagged_lines_df, flagged_orders_df), items_quarantine)
-    orders_by_reason = _totals_by(read_table(spark, orders_quarantine), REJECT_REASON)
-    items_by_reason = _totals_by(read_table(spark, items_quarantine), REJECT_REASON)
+    write_table(to_order_quarantine(flagged_orders_df) if rejected_orders else _empty_partition(spark, ORDERS_QUARANTINE_TABLE),
+                orders_quarantine)
+    write_table(reduce(DataFrame.unionByName, rejected_lines) if rejected_lines
+                else _empty_partition(spark, ORDER_ITEMS_QUARANTINE_TABLE), items_quarantine)
+    orders_by_reason = _totals_by(read_table(spark, orders_quarantine), REJECT_REASON) if rejected_orders else {}
+    items_by_reason = _totals_by(read_table(spark, items_quarantine), REJECT_REASON) if rejected_lines else {}
     report.quarantined = Totals(
         sum(t["rows"] for t in orders_by_reason.values()),
         sum(t["rows"] for t in items_by_reason.values()),
@@ -243,12 +256,11 @@ def _stage_outputs(
         "order_items": {reason: t["rows"] for reason, t in items_by_reason.items()},
     }
 
-    valid_orders_df = to_curated_orders(filter_valid_orders(flagged_orders_df))
-    # One row per day touched: a few hundred at most, fine on the driver.
-    touched = sorted(r[ORDER_DATE] for r in valid_orders_df.select(ORDER_DATE).distinct().collect())
+    touched = sorted(valid_orders_by_day)
     report.rewritten_order_dates = [d.isoformat() for d in touched]
     if not touched:
         return
+    valid_orders_df = to_curated_orders(filter_valid_orders(flagged_orders_df))
     existing_orders_df = _existing_partitions(spark, config, ORDERS_TABLE, touched)
     existing_items_df = _existing_partitions(spark, config, ORDER_ITEMS_TABLE, touched)
     outcomes_df = order_outcomes(valid_orders_df, order_versions(existing_orders_df, existing_items_df))
@@ -267,6 +279,22 @@ def _stage_outputs(
                                _money(item_totals["superseded_amount"]))
 
 
+def _census(flagged_orders_df: DataFrame) -> tuple[dict[date, int], int, int]:
+    """From the verdicts, in one small aggregate: the valid orders per day they belong to (the
+    partitions to rewrite: a few hundred at most, fine on the driver), the rejected orders, and
+    the lines of all orders read (fewer than the lines read when some lines lost their order)."""
+    day = F.when(F.col(REJECT_REASON).isNull(), order_date()).alias(ORDER_DATE)
+    rows = flagged_orders_df.groupBy(day).agg(F.count(F.lit(1)).alias("orders"), F.sum(LINES).alias("lines")).collect()
+    valid_by_day = {r[ORDER_DATE]: r["orders"] for r in rows if r[ORDER_DATE] is not None}
+    rejected = sum(r["orders"] for r in rows if r[ORDER_DATE] is None)
+    return valid_by_day, rejected, sum(r["lines"] or 0 for r in rows)
+
+
+def _empty_partition(spark: SparkSession, table: LakeTable) -> DataFrame:
+    """No rows, with the columns of one partition of `table` (its data columns)."""
+    return _empty(spark, StructType(table.data_fields))
+
+
 def _write_newest(spark: SparkSession, merged_df: DataFrame, table: LakeTable, staging: str) -> dict:
     """The newest images of `merged_df` into the table's staged partitions; returns how many
     incoming rows (and line amount) were published and how many arrived superseded."""
@@ -274,8 +302,8 @@ def _write_newest(spark: SparkSession, merged_df: DataFrame, table: LakeTable, s
     measures = []
     for outcome, kept in (("published", F.col(NEWEST)), ("superseded", ~F.col(NEWEST))):
         measures.append(F.count_if(incoming & kept).alias(f"{outcome}_rows"))
-        if "quantity" in merged_df.columns:
-            measures.append(F.sum(F.when(incoming & kept, line_amount())).alias(f"{outcome}_amount"))
+        if "line_amount" in merged_df.columns:
+            measures.append(F.sum(F.when(incoming & kept, F.col("line_amount"))).alias(f"{outcome}_amount"))
     observation = Observation(f"extract_rds_{table.name}_outcomes")
     staged = f"{staging}/{table.name}"
     delete_path(spark, staged)  # partitions of an earlier, failed run must not be published

@@ -28,9 +28,8 @@ REJECTED_ORDER = "in_rejected_order"
 ORPHAN_ITEM = "orphan_item"
 ORDER_WITHOUT_ITEMS = "order_without_items"
 _KNOWN_CUSTOMER, _KNOWN_ARTICLE = "_known_customer", "_known_article"
-_LINES, _REJECTED_LINES, _LINES_VERSION = "_lines", "_rejected_lines", "_lines_version"
-_ORDER_READ, _ORDER_REASON, _EXISTING_VERSION = "_order_read", "_order_reason", "_existing_version"
-VERSION, SOURCE, NEWEST = "_version", "_source", "_newest"
+_REJECTED_LINES, _LINES_VERSION, _EXISTING_VERSION = "_rejected_lines", "_lines_version", "_existing_version"
+LINES, VERSION, SOURCE, NEWEST = "_lines", "_version", "_source", "_newest"
 INCOMING, EXISTING = "incoming", "existing"
 
 
@@ -56,7 +55,7 @@ def flag_order_lines(source_items_df: DataFrame, known_articles_df: DataFrame) -
         Rule("missing_updated_at", F.col("updated_at").isNull()),
     ]
     return (
-        source_items_df.transform(with_known_key("article_id", known_articles_df, _KNOWN_ARTICLE))
+        source_items_df.transform(with_known_key("article_id", known_articles_df, _KNOWN_ARTICLE, known_unique=True))
         .transform(with_reject_reason(rules))
         .select(*SOURCE_ORDER_ITEMS_SCHEMA.fieldNames(), REJECT_REASON)
     )
@@ -67,7 +66,7 @@ def summarise_order_lines(flagged_lines_df: DataFrame) -> DataFrame:
     changed. Everything the order's own validation and its version need from its lines, in one
     aggregate, so the lines themselves meet their orders only once, at the end."""
     return flagged_lines_df.groupBy("order_id").agg(
-        F.count(F.lit(1)).alias(_LINES),
+        F.count(F.lit(1)).alias(LINES),
         F.count_if(F.col(REJECT_REASON).isNotNull()).alias(_REJECTED_LINES),
         F.max("updated_at").alias(_LINES_VERSION),
     )
@@ -76,20 +75,19 @@ def summarise_order_lines(flagged_lines_df: DataFrame) -> DataFrame:
 def flag_orders(
     source_orders_df: DataFrame, known_customers_df: DataFrame, line_summary_df: DataFrame, broadcast: bool = False,
 ) -> DataFrame:
-    """One row per order id read, from either table: the order as read, `_reject_reason` (null when
-    valid), `_version` (when the order or any of its lines last changed) and `_order_read`.
+    """The orders as read with `_reject_reason` (null when valid), `_version` (when the order or
+    any of its lines last changed) and `_lines` (how many lines were read for it).
 
-    An order is kept or rejected whole: one with a broken line is `has_rejected_item`. Lines whose
-    order was not read come as a row of their order id alone, `orphan_item`. An order read without
-    lines changed between the reads of orders and lines: it is held back (rather than replacing
-    the lake's image with an empty basket) and comes with its lines in the next run, since that
-    change moved it into the next day's window.
+    An order is kept or rejected whole: one with a broken line is `has_rejected_item`. An order
+    read without lines changed between the reads of orders and lines: it is held back (rather
+    than replacing the lake's image with an empty basket) and comes with its lines in the next
+    run, since that change moved it into the next day's window. (Lines read without their order,
+    the other side of such a change, are `orphan_lines`.)
 
-    `broadcast`: the day's orders are few enough for the summary and the order ids to be broadcast
-    to the other side instead of both being shuffled.
+    `broadcast`: the day's orders are few enough for the lines' summary to be broadcast to the
+    orders instead of both being shuffled.
     """
     rules = [
-        Rule(ORPHAN_ITEM, ~F.col(_ORDER_READ)),
         Rule("missing_customer_id", F.col("customer_id").isNull()),
         Rule("unknown_customer_id", F.col(_KNOWN_CUSTOMER).isNull()),
         Rule("invalid_status", F.col("status").isNull() | outside(F.col("status"), ORDER_STATUSES)),
@@ -101,52 +99,43 @@ def flag_orders(
         Rule("missing_created_at", F.col("created_at").isNull()),
         Rule("missing_updated_at", F.col("updated_at").isNull()),
         Rule("updated_before_created", F.col("updated_at") < F.col("created_at")),
-        Rule(ORDER_WITHOUT_ITEMS, F.col(_LINES).isNull()),
+        Rule(ORDER_WITHOUT_ITEMS, F.col(LINES).isNull()),
         Rule(REJECTED_ITEM, F.col(_REJECTED_LINES) > 0),
     ]
-    # Orders with their lines' summary, plus the summaries no order was read for: a full outer
-    # join in two halves, so that a small summary can be broadcast to the (wide) orders.
-    def small(df: DataFrame) -> DataFrame:
-        return F.broadcast(df) if broadcast else df
-
-    orders_df = (
-        source_orders_df.transform(with_known_key("customer_id", known_customers_df, _KNOWN_CUSTOMER))
-        .join(small(line_summary_df), on="order_id", how="left")
-        .withColumn(_ORDER_READ, F.lit(True))
-    )
-    orphans_df = (
-        line_summary_df.join(small(source_orders_df.select("order_id")), on="order_id", how="left_anti")
-        .withColumn(_ORDER_READ, F.lit(False))
-    )
     return (
-        orders_df.unionByName(orphans_df, allowMissingColumns=True)
+        source_orders_df.transform(with_known_key("customer_id", known_customers_df, _KNOWN_CUSTOMER, known_unique=True))
+        .join(F.broadcast(line_summary_df) if broadcast else line_summary_df, on="order_id", how="left")
         .transform(with_reject_reason(rules))
         .withColumn(VERSION, F.greatest("updated_at", _LINES_VERSION))
-        .select(*SOURCE_ORDERS_SCHEMA.fieldNames(), REJECT_REASON, VERSION, _ORDER_READ)
+        .select(*SOURCE_ORDERS_SCHEMA.fieldNames(), REJECT_REASON, VERSION, LINES)
     )
 
 
 def to_order_quarantine(flagged_orders_df: DataFrame) -> DataFrame:
     """Rejected orders as they were read, with the reason; the run's partition says when."""
-    return (
-        flagged_orders_df.filter(F.col(_ORDER_READ) & F.col(REJECT_REASON).isNotNull())
-        .select(*SOURCE_ORDERS_SCHEMA.fieldNames(), REJECT_REASON)
-    )
+    return flagged_orders_df.filter(F.col(REJECT_REASON).isNotNull()).select(*SOURCE_ORDERS_SCHEMA.fieldNames(), REJECT_REASON)
 
 
 def to_order_item_quarantine(flagged_lines_df: DataFrame, flagged_orders_df: DataFrame) -> DataFrame:
-    """Lines of rejected orders and lines without their order, as read, each with one reason:
-    `orphan_item`, else the line's own, else `in_rejected_order`. A broken line always rejects its
-    order, so these are all the rejected lines."""
-    rejected_orders_df = flagged_orders_df.filter(F.col(REJECT_REASON).isNotNull()).select(
-        "order_id", F.col(REJECT_REASON).alias(_ORDER_REASON))
-    reason = F.coalesce(
-        F.when(F.col(_ORDER_REASON) == ORPHAN_ITEM, F.lit(ORPHAN_ITEM)), F.col(REJECT_REASON), F.lit(REJECTED_ORDER))
+    """The lines of rejected orders as read, each with one reason: its own, else
+    `in_rejected_order`. A broken line always rejects its order, so with `orphan_lines` these are
+    all the rejected lines."""
+    rejected_orders_df = flagged_orders_df.filter(F.col(REJECT_REASON).isNotNull()).select("order_id")
     # Rejected orders are few, the lines many: the lines stream past the rejected order ids
     # instead of being shuffled (file sizes would make Spark pick the lines as the smaller side).
     return (
         flagged_lines_df.join(F.broadcast(rejected_orders_df), on="order_id", how="inner")
-        .withColumn(REJECT_REASON, reason)
+        .withColumn(REJECT_REASON, F.coalesce(F.col(REJECT_REASON), F.lit(REJECTED_ORDER)))
+        .select(*SOURCE_ORDER_ITEMS_SCHEMA.fieldNames(), REJECT_REASON)
+    )
+
+
+def orphan_lines(source_items_df: DataFrame, source_orders_df: DataFrame) -> DataFrame:
+    """Lines whose order was not read (it changed between the two reads and left the window), as
+    read, `orphan_item`: quarantined, and read again with their order in the next run."""
+    return (
+        source_items_df.join(source_orders_df.select("order_id"), on="order_id", how="left_anti")
+        .withColumn(REJECT_REASON, F.lit(ORPHAN_ITEM))
         .select(*SOURCE_ORDER_ITEMS_SCHEMA.fieldNames(), REJECT_REASON)
     )
 
@@ -156,13 +145,17 @@ def filter_valid_orders(flagged_orders_df: DataFrame) -> DataFrame:
     return flagged_orders_df.filter(F.col(REJECT_REASON).isNull()).select(*SOURCE_ORDERS_SCHEMA.fieldNames(), VERSION)
 
 
+def order_date() -> Column:
+    """An order's partition: the UTC day it was placed (the session time zone is UTC)."""
+    return F.to_date("created_at")
+
+
 def to_curated_orders(valid_orders_df: DataFrame) -> DataFrame:
-    """Typed orders with their partition, the UTC day they were placed (the session time zone is
-    UTC); `_version` is kept when the input has it."""
+    """Typed orders with their partition (`order_date`); `_version` is kept when the input has it."""
     version = [VERSION] if VERSION in valid_orders_df.columns else []
     return valid_orders_df.select(
         *[F.col(f.name).cast(f.dataType).alias(f.name) for f in SOURCE_ORDERS_SCHEMA.fields],
-        F.to_date("created_at").alias(ORDER_DATE),
+        order_date().alias(ORDER_DATE),
         *version,
     ).select(*ORDERS_SCHEMA.fieldNames(), *version)
 
