@@ -178,8 +178,11 @@ def time_spark_submit(config, lake_root: Path) -> float:
                "--set", f"rds.database={config.rds.database}", "--set", f"rds.num_partitions={config.rds.num_partitions}",
                "--set", f"rds.fetch_size={config.rds.fetch_size}",
                "--set", f"spark.shuffle_partitions={config.spark.shuffle_partitions}"]
+    environment = spark_submit_environment()
+    # This checkout's package, whichever one the venv was made from.
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "lib"), environment.get("PYTHONPATH")) if p)
     started = time.perf_counter()
-    done = subprocess.run(command, env=spark_submit_environment(), capture_output=True, text=True)
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0 or "reconciles: yes" not in done.stdout:
         raise SystemExit(f"spark-submit failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
