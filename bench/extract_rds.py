@@ -8,15 +8,30 @@ Starts its own PostgreSQL (a temporary cluster on a free port), loads one day of
 COPY, then times, on that day's change window:
   jdbc read   Spark reads the order lines the extract reads (same SQL), to a no-op sink;
   copy        psycopg streams the same query through COPY ... TO STDOUT (text), every byte read;
-  extract     the whole extract_rds job for the day (read, stage, validate, merge, publish).
-Spark's time excludes the JVM start, which an EMR step pays once.
+  extract     the whole extract_rds job for the day (read, validate, merge, stage, publish) in the
+              same session, on an empty lake: like the jdbc read, without the session's start;
+  re-run      (--runs N) the same day again, N-1 times, against the lake the first run wrote;
+  spark-submit (--spark-submit) `spark-submit jobs/extract_rds.py` for the day on an empty lake,
+              as the nightly runs it: from process start to exit (JVM, session, imports).
+Spark's in-process times exclude the JVM start, which an EMR step pays once.
+
+    .venv/bin/python bench/extract_rds.py --runs 2 --spark-submit   # what bench/RESULTS.md records
+
+    .venv/bin/python bench/extract_rds.py --profile               # where the job's time goes
+
+--profile times each I/O call of the pipeline module (writes, reads back, publishing) and, from
+the session's event log, the Spark jobs each one started and their tasks' CPU time (less
+sensitive than wall time to other users of the machine).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import io
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,14 +107,102 @@ def time_copy(connection, sql: str) -> tuple[float, int]:
         return time.perf_counter() - started, rows
 
 
+# The pipeline module's calls that run Spark jobs or touch the lake, timed by --profile.
+PROFILED_CALLS = ("_read_source", "write_table", "_totals_by", "_existing_partitions", "delete_path",
+                  "path_exists", "replace_partitions", "_census", "_publish", "_stage_outputs")
+
+
+class CallTimer:
+    """Wraps the named functions of a module with wall-clock timers (bench only)."""
+
+    def __init__(self, module, names):
+        self.calls: list[tuple[str, float, float]] = []  # label, start, end (epoch seconds)
+        for name in names:
+            original = getattr(module, name, None)
+            if callable(original):
+                setattr(module, name, self._timed(name, original))
+
+    def _timed(self, name, function):
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            target = next((a for a in args[1:] if isinstance(a, str)), "")
+            started = time.time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.calls.append((f"{name} {'/'.join(target.split('/')[-2:])}".strip(), started, time.time()))
+        return timed
+
+    def print(self, origin: float, jobs: list[dict]) -> None:
+        """Each call (nested ones indented) with its wall time, and the Spark jobs that started
+        inside it: how many, and their tasks' CPU time."""
+        print("\ncalls of the pipeline module: start offset, wall, Spark jobs started inside, their task CPU time")
+        for label, started, ended in sorted(self.calls, key=lambda c: (c[1], -c[2])):
+            depth = sum(1 for _, s, e in self.calls if s <= started and e >= ended) - 1
+            inside = [j for j in jobs if started <= j["start"] <= ended]
+            cpu = sum(j["cpu_s"] for j in inside)
+            print(f"  {started - origin:7.2f} s {ended - started:7.2f} s {len(inside):4d} jobs {cpu:6.2f} s cpu  "
+                  f"{'  ' * depth}{label}")
+        outside = [j for j in jobs if j["start"] >= origin and not any(s <= j["start"] <= e for _, s, e in self.calls)]
+        print(f"  elsewhere (collects, plans):  {len(outside):4d} jobs {sum(j['cpu_s'] for j in outside):6.2f} s cpu")
+
+
+def spark_jobs(event_dir: Path) -> list[dict]:
+    """Every Spark job of the session from its event log: start (epoch s), wall, task CPU time."""
+    logs = sorted(p for p in event_dir.iterdir() if p.is_file())
+    jobs, stage_cpu_ns = {}, {}
+    for line in (logs[-1].read_text().splitlines() if logs else []):
+        event = json.loads(line)
+        kind = event["Event"]
+        if kind == "SparkListenerJobStart":
+            jobs[event["Job ID"]] = {"start": event["Submission Time"] / 1000, "stages": event["Stage IDs"]}
+        elif kind == "SparkListenerJobEnd":
+            jobs[event["Job ID"]]["end"] = event["Completion Time"] / 1000
+        elif kind == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            stage_cpu_ns[info["Stage ID"]] = sum(a.get("Value", 0) for a in info.get("Accumulables", [])
+                                                 if a.get("Name") == "internal.metrics.executorCpuTime")
+    return [{"id": job_id, "start": job["start"], "wall_s": job.get("end", job["start"]) - job["start"],
+             "cpu_s": sum(stage_cpu_ns.get(s, 0) for s in job["stages"]) / 1e9}
+            for job_id, job in sorted(jobs.items())]
+
+
+def time_spark_submit(config, lake_root: Path) -> float:
+    """`spark-submit jobs/extract_rds.py` for the day, as the nightly's local target runs it (the
+    venv's launcher, conf/spark), on an empty lake; seconds from process start to exit."""
+    from fashion_pipeline.orchestration.nightly_tasks import spark_submit_environment
+
+    command = [str(Path(sys.executable).parent / "spark-submit"), str(ROOT / "jobs" / "extract_rds.py"),
+               "--env", "local", "--run-date", RUN_DATE.isoformat(), "--lake-root", str(lake_root),
+               "--set", f"paths.state_dir={config.paths.state_dir}", "--set", f"rds.port={config.rds.port}",
+               "--set", f"rds.database={config.rds.database}", "--set", f"rds.num_partitions={config.rds.num_partitions}",
+               "--set", f"rds.fetch_size={config.rds.fetch_size}",
+               "--set", f"spark.shuffle_partitions={config.spark.shuffle_partitions}"]
+    environment = spark_submit_environment()
+    # This checkout's package, whichever one the venv was made from.
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "lib"), environment.get("PYTHONPATH")) if p)
+    started = time.perf_counter()
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0 or "reconciles: yes" not in done.stdout:
+        raise SystemExit(f"spark-submit failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_200_000, help="order lines in the day (>= 1M for the record)")
     parser.add_argument("--partitions", type=int, default=2, help="JDBC numPartitions")
     parser.add_argument("--fetch-size", type=int, default=50_000, help="JDBC fetchsize")
     parser.add_argument("--skip-extract", action="store_true", help="time only the reads")
+    parser.add_argument("--runs", type=int, default=1, help="in-process runs of the job; the 2nd on are re-runs")
+    parser.add_argument("--spark-submit", action="store_true",
+                        help="also time `spark-submit jobs/extract_rds.py` from process start to exit")
+    parser.add_argument("--profile", action="store_true",
+                        help="time the pipeline's calls and list Spark's jobs and stages (event log)")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="fashion-bench-rds-"))
     workdir.chmod(0o711)  # the postgres user must reach its data dir
     service = PostgresService(workdir / "state", free_port(), database="bench")
@@ -114,6 +217,13 @@ def main() -> int:
             "rds.port": service.port, "rds.database": "bench", "rds.num_partitions": args.partitions,
             "rds.fetch_size": args.fetch_size, "spark.shuffle_partitions": 4,
         })
+        event_dir = workdir / "events"
+        if args.profile:
+            event_dir.mkdir()
+            config = config.with_overrides({"spark.extra": {
+                **config.spark.extra, "spark.eventLog.enabled": "true", "spark.eventLog.dir": str(event_dir),
+                # One plain JSON file (Spark 4 rolls and compresses by default).
+                "spark.eventLog.rolling.enabled": "false", "spark.eventLog.compress": "false"}})
         connection = resolve_rds_connection(config)
         apply_migrations(connection)
         started = time.perf_counter()
@@ -133,10 +243,11 @@ def main() -> int:
         spark = build_spark("bench-extract-rds", config)
         source = JdbcSource.from_config(config, connection)
         bounds = source.query_one_row(spark, changed_orders_sql(RUN_DATE)["bounds"])
-        started = time.perf_counter()
+        started, jdbc_epoch = time.perf_counter(), (time.time(), 0.0)
         source.read_by_key_range(spark, items_sql, "order_id", int(bounds["lower"]), int(bounds["upper"]),
                                  SOURCE_ORDER_ITEMS_SCHEMA).write.format("noop").mode("overwrite").save()
         jdbc_s = time.perf_counter() - started
+        jdbc_epoch = (jdbc_epoch[0], time.time())
         copy_again_s, _ = time_copy(connection, items_sql)  # after Spark: the same cache state for both
 
         print(f"\n{'order lines':<44} {n_items:>12,}")
@@ -145,14 +256,36 @@ def main() -> int:
         copy_best = min(copy_s, copy_again_s)
         print(f"{'copy to stdout (psycopg), best of 2':<44} {copy_best:>8.1f} s {copy_rows / copy_best:>12,.0f} rows/s")
         print(f"{'jdbc / copy':<44} {copy_best / jdbc_s:>10.2f}x")
+        timer = None
         if not args.skip_extract:
-            started = time.perf_counter()
+            import fashion_pipeline.pipelines.extract_rds as pipeline
+            timer = CallTimer(pipeline, PROFILED_CALLS) if args.profile else None
+            started, started_epoch = time.perf_counter(), time.time()
             report = run_extract_rds(spark, config, storage_for(config), RUN_DATE, connection)
             extract_s = time.perf_counter() - started
             assert report.reconciles and report.published.items == n_items
-            print(f"{'extract_rds job (read+stage+merge+publish)':<44} {extract_s:>8.1f} s "
-                  f"{n_items / extract_s:>12,.0f} rows/s")
+            print(f"{'extract_rds job, in-process, empty lake':<44} {extract_s:>8.1f} s "
+                  f"{n_items / extract_s:>12,.0f} rows/s {extract_s / jdbc_s:>6.1f}x the jdbc read")
+            for _ in range(args.runs - 1):
+                rerun_started = time.perf_counter()
+                again = run_extract_rds(spark, config, storage_for(config), RUN_DATE, connection)
+                rerun_s = time.perf_counter() - rerun_started
+                assert again.reconciles and again.published == report.published
+                print(f"{'extract_rds re-run of the day, in-process':<44} {rerun_s:>8.1f} s "
+                      f"{n_items / rerun_s:>12,.0f} rows/s {rerun_s / jdbc_s:>6.1f}x the jdbc read")
         spark.stop()
+        if args.spark_submit:
+            submit_s = time_spark_submit(config, workdir / "submitted-lake")
+            print(f"{'spark-submit jobs/extract_rds.py, start to exit':<44} {submit_s:>8.1f} s "
+                  f"{n_items / submit_s:>12,.0f} rows/s {submit_s / jdbc_s:>6.1f}x the jdbc read")
+        print(f"load average (1 min) at the start {load_at_start:.1f}, at the end {os.getloadavg()[0]:.1f}")
+        if timer:
+            jobs = spark_jobs(event_dir)
+            timer.print(started_epoch, jobs)
+            cpu = sum(j["cpu_s"] for j in jobs if j["start"] >= started_epoch)
+            print(f"  the job: {extract_s:.1f} s wall, {cpu:.1f} s of task CPU time")
+            jdbc_cpu = sum(j["cpu_s"] for j in jobs if jdbc_epoch[0] <= j["start"] <= jdbc_epoch[1])
+            print(f"  the jdbc read alone: {jdbc_s:.1f} s wall, {jdbc_cpu:.1f} s of task CPU time")
     finally:
         service.down()
         shutil.rmtree(workdir, ignore_errors=True)

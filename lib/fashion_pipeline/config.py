@@ -195,6 +195,10 @@ class RdsConfig(_Section):
     # older than this is taken to belong to a dead run and is taken over. Well above a normal
     # run (minutes at H&M scale), so a slow run is never overtaken while it writes.
     extract_lease_s: int = Field(default=7200, gt=0)
+    # extract_rds joins a day's lines to their orders' verdicts (validity, day, newest image). Up
+    # to this many changed orders, the verdicts (about 80 bytes each) are broadcast and the lines
+    # stream past them; above it, both sides are shuffled.
+    extract_broadcast_max_orders: int = Field(default=1_000_000, ge=0)
 
 
 class StoreConfig(_Section):

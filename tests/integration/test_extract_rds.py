@@ -11,11 +11,17 @@ from pyspark.sql import functions as F
 from fashion_pipeline.errors import describe_failure
 from fashion_pipeline.lake import read_table
 from fashion_pipeline.lake_lock import LakeLease, LeaseHeldError, lease_uri
-from fashion_pipeline.pipelines.extract_rds import run_extract_rds
+from fashion_pipeline.pipelines.extract_rds import Totals, run_extract_rds
 from fashion_pipeline.storage import storage_for
 from fashion_pipeline.store.credentials import PASSWORD_VARIABLE
 from fashion_pipeline.store.database import StoreUnavailableError
-from fashion_pipeline.tables import ORDER_ITEMS_TABLE, ORDERS_QUARANTINE_TABLE, ORDERS_TABLE, STORE_CUSTOMERS_TABLE
+from fashion_pipeline.tables import (
+    ORDER_ITEMS_QUARANTINE_TABLE,
+    ORDER_ITEMS_TABLE,
+    ORDERS_QUARANTINE_TABLE,
+    ORDERS_TABLE,
+    STORE_CUSTOMERS_TABLE,
+)
 from tests.store_rows import ARTICLE_IDS, CUSTOMERS, at, insert_order, seed_reference_rows, set_quantity, set_status
 
 DAY_1, DAY_3 = "2020-09-21", "2020-09-23"
@@ -42,7 +48,8 @@ def _rows(spark, config, table):
 
 def _lake_state(spark, config):
     state = {}
-    for table in (ORDERS_TABLE, ORDER_ITEMS_TABLE):
+    for table in (ORDERS_TABLE, ORDER_ITEMS_TABLE, ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE,
+                  STORE_CUSTOMERS_TABLE):
         state[table.name] = sorted(tuple(str(v) for v in r) for r in _rows(spark, config, table).collect())
     files = sorted(str(p.relative_to(config.paths.lake_root)).rsplit("/", 1)[0]
                    for p in Path(config.paths.lake_root, "curated").rglob("*.parquet"))
@@ -104,6 +111,40 @@ def test_late_changes_land_once_with_the_newest_version_and_re_runs_change_nothi
     replay = _extract(spark, config, DAY_1)
     assert _lake_state(spark, config) == after_day_three
     assert replay.read.orders == 2 and replay.published.orders == 0 and replay.reconciles
+
+
+def test_orders_and_lines_that_changed_between_the_two_reads_are_held_back_and_counts_reconcile(
+        spark, store_with_day_one, monkeypatch):
+    import fashion_pipeline.pipelines.extract_rds as extract_rds
+
+    # As if order 2 left the window before the orders were read and order 1 before its lines were.
+    queries = extract_rds.changed_orders_sql
+
+    def between_changes(run_date):
+        sql = queries(run_date)
+        return {**sql, "orders": sql["orders"] + " AND order_id <> 2",
+                "order_items": sql["order_items"] + " AND o.order_id <> 1"}
+
+    monkeypatch.setattr(extract_rds, "changed_orders_sql", between_changes)
+    config = store_with_day_one
+    report = _extract(spark, config, DAY_1)
+
+    assert (report.read.orders, report.read.items) == (3, 4)
+    assert report.quarantined_by_reason == {
+        "orders": {"order_without_items": 1, "missing_customer_id": 1, "has_rejected_item": 1},
+        "order_items": {"orphan_item": 1, "in_rejected_order": 2, "non_positive_quantity": 1},
+    }
+    assert report.published == report.superseded == Totals() and report.rewritten_order_dates == []
+    assert report.reconciles and Decimal(report.quarantined.amount) == Decimal(report.read.amount)
+    lines = {(r.order_id, r.line_no): r._reject_reason for r in _rows(spark, config, ORDER_ITEMS_QUARANTINE_TABLE).collect()}
+    assert lines == {(2, 1): "orphan_item", (3, 1): "in_rejected_order", (4, 1): "non_positive_quantity",
+                     (4, 2): "in_rejected_order"}
+    assert not Path(ORDERS_TABLE.uri(config)).exists()
+
+    # The next run reads both whole: the day is complete.
+    monkeypatch.setattr(extract_rds, "changed_orders_sql", queries)
+    report = _extract(spark, config, DAY_1)
+    assert (report.published.orders, report.published.items) == (2, 3) and report.reconciles
 
 
 def test_wrong_password_is_one_line_and_writes_nothing(spark, store_with_day_one, monkeypatch):

@@ -3,6 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql.types import StructField, StructType, TimestampType
 
 from fashion_pipeline.store.schemas import (
     ORDER_ITEMS_SCHEMA,
@@ -12,10 +13,15 @@ from fashion_pipeline.store.schemas import (
 )
 from fashion_pipeline.transforms.store import (
     filter_newest,
-    flag_order_items,
+    filter_valid_orders,
+    flag_order_lines,
     flag_orders,
     merge_latest_orders,
-    with_whole_order_rejection,
+    orphan_lines,
+    summarise_order_lines,
+    to_curated_orders,
+    to_order_item_quarantine,
+    to_order_quarantine,
 )
 
 ALICE, BOB = "a" * 64, "b" * 64
@@ -47,19 +53,27 @@ def test_each_broken_order_and_line_gets_its_reason_and_takes_its_whole_order_al
     known_customers_df = spark.createDataFrame([(ALICE,), (BOB,)], "customer_id string")
     known_articles_df = spark.createDataFrame([(TOP,), (SOCKS,)], "article_id string")
 
-    flagged_orders_df, flagged_items_df = with_whole_order_rejection(
-        flag_orders(orders_df, known_customers_df, items_df),
-        flag_order_items(items_df, known_articles_df, orders_df),
-    )
+    flagged_lines_df = flag_order_lines(items_df, known_articles_df)
+    flagged_orders_df = flag_orders(orders_df, known_customers_df, summarise_order_lines(flagged_lines_df))
     assert _reasons(flagged_orders_df, ["order_id"]) == {
         (1,): None, (2,): "missing_customer_id", (3,): "unknown_customer_id", (4,): "invalid_status",
         (5,): "invalid_sales_channel_id", (6,): "updated_before_created", (7,): "has_rejected_item",
         (8,): "order_without_items",
     }
-    assert _reasons(flagged_items_df, ["order_id", "line_no"]) == {
-        (1, 1): None, **{(n, 1): "in_rejected_order" for n in range(2, 8)},
-        (7, 2): "unknown_article_id", (7, 3): "non_positive_quantity", (9, 1): "orphan_item",
+    assert {r.order_id: r._lines for r in flagged_orders_df.collect()} == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 3, 8: None}
+    assert _reasons(to_order_quarantine(flagged_orders_df), ["order_id"]) == {
+        (2,): "missing_customer_id", (3,): "unknown_customer_id", (4,): "invalid_status",
+        (5,): "invalid_sales_channel_id", (6,): "updated_before_created", (7,): "has_rejected_item",
+        (8,): "order_without_items",
     }
+    assert _reasons(to_order_item_quarantine(flagged_lines_df, flagged_orders_df), ["order_id", "line_no"]) == {
+        **{(n, 1): "in_rejected_order" for n in range(2, 8)},
+        (7, 2): "unknown_article_id", (7, 3): "non_positive_quantity",
+    }
+    # Order 9 was not read: its line is an orphan.
+    assert _reasons(orphan_lines(items_df, orders_df), ["order_id", "line_no"]) == {(9, 1): "orphan_item"}
+    valid_df = to_curated_orders(filter_valid_orders(flagged_orders_df))
+    assert [(r.order_id, r.order_date, r._version) for r in valid_df.collect()] == [(1, D1, T1)]
 
 
 def _order(order_id, status, updated):
@@ -68,6 +82,17 @@ def _order(order_id, status, updated):
 
 def _line(order_id, line_no, quantity, updated):
     return (order_id, line_no, TOP, quantity, Decimal("10.00"), Decimal(10 * quantity).quantize(Decimal("0.01")), updated, D1)
+
+
+def _incoming_orders(spark, rows_with_versions):
+    """Valid incoming orders as the extract hands them to the merge: curated, with `_version`."""
+    schema = StructType(ORDERS_SCHEMA.fields + [StructField("_version", TimestampType())])
+    return spark.createDataFrame([(*row, version) for row, version in rows_with_versions], schema)
+
+
+def _source_lines(spark, lines):
+    """Incoming lines as read from the database (no amount, no partition)."""
+    return spark.createDataFrame([(o, n, a, q, p, u) for o, n, a, q, p, _, u, _ in lines], SOURCE_ORDER_ITEMS_SCHEMA)
 
 
 def test_merge_keeps_the_newest_image_of_each_order_whole(spark):
@@ -80,8 +105,10 @@ def test_merge_keeps_the_newest_image_of_each_order_whole(spark):
         _line(1, 1, 1, T1), _line(1, 2, 1, T1),   # line 2 was removed in the shop since
         _line(2, 1, 1, T1), _line(3, 1, 2, T2),
     ], ORDER_ITEMS_SCHEMA)
-    incoming_orders = spark.createDataFrame([_order(1, "placed", T1), _order(2, "paid", T2), _order(4, "placed", T3)], ORDERS_SCHEMA)
-    incoming_items = spark.createDataFrame([_line(1, 1, 3, T2), _line(2, 1, 1, T2), _line(4, 1, 1, T3)], ORDER_ITEMS_SCHEMA)
+    # An image's version is its order's or its newest line's change: order 1 is newer by its line.
+    incoming_orders = _incoming_orders(spark, [(_order(1, "placed", T1), T2), (_order(2, "paid", T2), T2),
+                                               (_order(4, "placed", T3), T3)])
+    incoming_items = _source_lines(spark, [_line(1, 1, 3, T2), _line(2, 1, 1, T2), _line(4, 1, 1, T3)])
 
     merged_orders, merged_items = merge_latest_orders(existing_orders, existing_items, incoming_orders, incoming_items)
 
@@ -92,14 +119,15 @@ def test_merge_keeps_the_newest_image_of_each_order_whole(spark):
     assert_df_equality(filter_newest(merged_items, ORDER_ITEMS_SCHEMA.fieldNames()), expected_items,
                        ignore_row_order=True, ignore_nullable=True)
     outcomes = {(r.order_id, r._source): r._newest for r in merged_orders.collect()}
-    assert outcomes[(1, "incoming")] and not outcomes[(1, "existing")]
+    assert outcomes[(1, "incoming")] and (1, "existing") not in outcomes  # the replaced image is gone
     assert outcomes[(2, "existing")] and not outcomes[(2, "incoming")]  # arrived superseded
 
 
 def test_merging_the_same_image_again_keeps_one_copy(spark):
     orders = spark.createDataFrame([_order(1, "paid", T2)], ORDERS_SCHEMA)
     items = spark.createDataFrame([_line(1, 1, 1, T2)], ORDER_ITEMS_SCHEMA)
-    merged_orders, merged_items = merge_latest_orders(orders, items, orders, items)
+    merged_orders, merged_items = merge_latest_orders(
+        orders, items, _incoming_orders(spark, [(_order(1, "paid", T2), T2)]), _source_lines(spark, [_line(1, 1, 1, T2)]))
     kept = merged_orders.filter("_newest").collect()
     assert [(r.order_id, r._source) for r in kept] == [(1, "incoming")]
     assert merged_items.filter("_newest").count() == 1

@@ -1,13 +1,16 @@
 """extract_rds: the store's orders changed on one day, from PostgreSQL into the curated lake.
 
 Three phases, so that a database failure leaves the lake as it was:
-1. read: orders changed in [D, D+1) by updated_at with all their lines (whole order images;
-   a line's change touches its order, see ddl/V003), and today's
-   customers and articles, over partitioned JDBC reads into `_staging/extract_rds/run_date=D`;
-2. compute from the staged copy only: validate, quarantine whole orders with a reason, merge with
-   the lake partitions the changes touch, keeping the newest image of each order;
-3. publish: rewrite exactly those `order_date` partitions, the day's snapshots and quarantine,
-   write the run report, drop the staging copy.
+1. read, each row once: orders changed in [D, D+1) by updated_at with all their lines (whole order
+   images; a line's change touches its order, see ddl/V003) over partitioned JDBC reads into
+   local checkpoints (Spark's own storage, with no lineage back to the database), today's
+   customers and articles into their snapshot partitions under `_staging/extract_rds/run_date=D`;
+2. compute from what was read only: validate each order against a one-row summary of its lines,
+   quarantine whole orders with a reason, merge with the lake partitions the changes touch,
+   keeping the newest image of each order; the quarantine and the merged partitions are written
+   to staging once each (the merge's outcome counts observed while writing);
+3. publish: move exactly those `order_date` partitions, the day's snapshots and quarantine into
+   the lake (lakefs.replace_partitions), write the run report last, drop the staging folder.
 
 Re-running a day reads the same rows (or newer ones) and produces the same lake: the incoming
 image wins over an equal one, an older one never replaces a newer one.
@@ -23,16 +26,19 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import reduce
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from fashion_pipeline.config import Config
 from fashion_pipeline.errors import ReconciliationError
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
 from fashion_pipeline.lake_lock import LakeLease, lease_uri
-from fashion_pipeline.lakefs import delete_path, path_exists
+from fashion_pipeline.lakefs import child_names, delete_path, replace_partitions
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connection
@@ -46,8 +52,6 @@ from fashion_pipeline.store.jdbc import (
 )
 from fashion_pipeline.store.schemas import (
     ORDER_DATE,
-    ORDER_ITEMS_SCHEMA,
-    ORDERS_SCHEMA,
     SOURCE_ARTICLES_SCHEMA,
     SOURCE_CUSTOMERS_SCHEMA,
     SOURCE_ORDER_ITEMS_SCHEMA,
@@ -66,19 +70,25 @@ from fashion_pipeline.tables import (
 )
 from fashion_pipeline.transforms.store import (
     INCOMING,
+    LINES,
     NEWEST,
     SOURCE,
     filter_newest,
-    flag_order_items,
+    filter_valid_orders,
+    flag_order_lines,
     flag_orders,
     line_amount,
-    merge_latest_orders,
-    to_curated_order_items,
+    merge_order_items,
+    merge_orders,
+    order_date,
+    order_outcomes,
+    order_versions,
+    orphan_lines,
+    summarise_order_lines,
     to_curated_orders,
+    to_order_item_quarantine,
     to_order_quarantine,
-    with_whole_order_rejection,
 )
-from fashion_pipeline.transforms.validation import filter_valid
 
 JOB = "extract_rds"
 RUN_DATE_HELP = "YYYY-MM-DD: the day whose changes to extract"
@@ -171,7 +181,7 @@ def _extract(
     staging = staging_uri(config, JOB, f"run_date={run_date}")
 
     try:
-        staged_counts = _stage_source(spark, source, run_date, staging)
+        source_orders_df, source_items_df, read_counts = _read_source(spark, source, run_date, staging)
     except StoreUnavailableError:
         delete_path(spark, staging)
         raise
@@ -180,24 +190,62 @@ def _extract(
         if "org.postgresql" in str(error) or "SQLException" in str(error):
             raise StoreUnavailableError(describe_jdbc_failure(error, connection)) from None
         raise
-    report.read = Totals(staged_counts["orders"], staged_counts["order_items"], _money(staged_counts["amount"]))
-    report.snapshot_rows = {"store_customers": staged_counts["customers"], "store_articles": staged_counts["articles"]}
+    report.read = Totals(read_counts["orders"], read_counts["order_items"], _money(read_counts["amount"]))
+    report.snapshot_rows = {"store_customers": read_counts["customers"], "store_articles": read_counts["articles"]}
 
-    source_orders_df = read_table(spark, f"{staging}/orders", SOURCE_ORDERS_SCHEMA)
-    source_items_df = read_table(spark, f"{staging}/order_items", SOURCE_ORDER_ITEMS_SCHEMA)
-    customers_df = read_table(spark, f"{staging}/customers", SOURCE_CUSTOMERS_SCHEMA)
-    articles_df = read_table(spark, f"{staging}/articles", SOURCE_ARTICLES_SCHEMA)
+    customers_df = read_table(spark, _staged_partition(staging, STORE_CUSTOMERS_TABLE, run_date), SOURCE_CUSTOMERS_SCHEMA)
+    articles_df = read_table(spark, _staged_partition(staging, STORE_ARTICLES_TABLE, run_date), SOURCE_ARTICLES_SCHEMA)
 
-    flagged_orders_df, flagged_items_df = with_whole_order_rejection(
-        flag_orders(source_orders_df, customers_df.select("customer_id"), source_items_df),
-        flag_order_items(source_items_df, articles_df.select("article_id"), source_orders_df),
-    )
-    orders_quarantine_uri = ORDERS_QUARANTINE_TABLE.uri(config, run_date=run_date)
-    items_quarantine_uri = ORDER_ITEMS_QUARANTINE_TABLE.uri(config, run_date=run_date)
-    write_table(to_order_quarantine(flagged_orders_df, SOURCE_ORDERS_SCHEMA.fieldNames()), orders_quarantine_uri)
-    write_table(to_order_quarantine(flagged_items_df, SOURCE_ORDER_ITEMS_SCHEMA.fieldNames()), items_quarantine_uri)
-    orders_by_reason = _totals_by(read_table(spark, orders_quarantine_uri), REJECT_REASON)
-    items_by_reason = _totals_by(read_table(spark, items_quarantine_uri), REJECT_REASON)
+    flagged_lines_df = flag_order_lines(source_items_df, articles_df.select("article_id"))
+    # Per-order frames (line summaries, verdicts) are broadcast to the lines on a day of few enough
+    # orders (rds.extract_broadcast_max_orders), instead of shuffling the lines to meet them.
+    broadcast_orders = report.read.orders <= config.rds.extract_broadcast_max_orders
+    flagged_orders_df = flag_orders(source_orders_df, customers_df.select("customer_id"),
+                                    summarise_order_lines(flagged_lines_df), broadcast_orders)
+    # One row per order: the days touched, the quarantine and the merge all start from it, so it
+    # is computed once. Evicted blocks are recomputed from the checkpoints, which do not change.
+    flagged_orders_df = flagged_orders_df.persist()
+    try:
+        _stage_outputs(spark, config, run_date, staging, source_orders_df, source_items_df, flagged_lines_df,
+                       flagged_orders_df, broadcast_orders, report)
+    finally:
+        flagged_orders_df.unpersist()
+
+    # Publish: everything is staged; each partition of the day's output now moves into the lake.
+    _publish(spark, config, run_date, staging, report)
+    report.finished_at = _now()
+    report_uri = extract_report_uri(config, run_date)
+    storage.write_text(report_uri, report.to_json())
+    delete_path(spark, staging)
+    if not report.reconciles:
+        raise ReconciliationError(f"extract_rds {run_date}: counts or amounts do not reconcile; see {report_uri}")
+    return report
+
+
+def _stage_outputs(
+    spark: SparkSession, config: Config, run_date: date, staging: str, source_orders_df: DataFrame,
+    source_items_df: DataFrame, flagged_lines_df: DataFrame, flagged_orders_df: DataFrame, broadcast_orders: bool,
+    report: ExtractRdsReport,
+) -> None:
+    """Quarantine and the merged order partitions into staging, with their counts in `report`.
+    The orders' verdicts (`flagged_orders_df`, cached) are computed once; the lines are read from
+    their checkpoint past the rejected orders for the quarantine (only when there are any) and
+    past the verdicts for the merge."""
+    valid_orders_by_day, rejected_orders, lines_of_orders = _census(flagged_orders_df)
+    orphans = report.read.items - lines_of_orders  # lines whose order was not read
+    rejected_lines = []
+    if rejected_orders:
+        rejected_lines.append(to_order_item_quarantine(flagged_lines_df, flagged_orders_df))
+    if orphans:
+        rejected_lines.append(orphan_lines(source_items_df, source_orders_df))
+    orders_quarantine = _staged_partition(staging, ORDERS_QUARANTINE_TABLE, run_date)
+    items_quarantine = _staged_partition(staging, ORDER_ITEMS_QUARANTINE_TABLE, run_date)
+    write_table(to_order_quarantine(flagged_orders_df) if rejected_orders else _empty_partition(spark, ORDERS_QUARANTINE_TABLE),
+                orders_quarantine)
+    write_table(reduce(DataFrame.unionByName, rejected_lines) if rejected_lines
+                else _empty_partition(spark, ORDER_ITEMS_QUARANTINE_TABLE), items_quarantine)
+    orders_by_reason = _totals_by(read_table(spark, orders_quarantine), REJECT_REASON) if rejected_orders else {}
+    items_by_reason = _totals_by(read_table(spark, items_quarantine), REJECT_REASON) if rejected_lines else {}
     report.quarantined = Totals(
         sum(t["rows"] for t in orders_by_reason.values()),
         sum(t["rows"] for t in items_by_reason.values()),
@@ -208,41 +256,76 @@ def _extract(
         "order_items": {reason: t["rows"] for reason, t in items_by_reason.items()},
     }
 
-    valid_orders_df = to_curated_orders(filter_valid(flagged_orders_df))
-    valid_items_df = to_curated_order_items(filter_valid(flagged_items_df), valid_orders_df)
-    # One row per day touched: a few hundred at most, fine on the driver.
-    touched = sorted(r[ORDER_DATE] for r in valid_orders_df.select(ORDER_DATE).distinct().collect())
+    touched = sorted(valid_orders_by_day)
     report.rewritten_order_dates = [d.isoformat() for d in touched]
+    if not touched:
+        return
+    valid_orders_df = to_curated_orders(filter_valid_orders(flagged_orders_df))
+    existing_orders_df = _existing_partitions(spark, config, ORDERS_TABLE, touched)
+    existing_items_df = _existing_partitions(spark, config, ORDER_ITEMS_TABLE, touched)
+    outcomes_df = order_outcomes(valid_orders_df, order_versions(existing_orders_df, existing_items_df))
+    if broadcast_orders:
+        # Spark sizes this narrow frame from the cached orders it comes from, many times too large.
+        outcomes_df = F.broadcast(outcomes_df)
+    # Only the images to keep are written; what this run published or found already superseded
+    # is observed on the way, so each merge is computed once.
+    order_totals = _write_newest(spark, merge_orders(existing_orders_df, valid_orders_df, outcomes_df),
+                                 ORDERS_TABLE, staging)
+    item_totals = _write_newest(spark, merge_order_items(existing_items_df, source_items_df, outcomes_df),
+                                ORDER_ITEMS_TABLE, staging)
+    report.published = Totals(order_totals["published_rows"], item_totals["published_rows"],
+                              _money(item_totals["published_amount"]))
+    report.superseded = Totals(order_totals["superseded_rows"], item_totals["superseded_rows"],
+                               _money(item_totals["superseded_amount"]))
 
-    if touched:
-        existing_orders_df = _existing_partitions(spark, config, ORDERS_TABLE, touched)
-        existing_items_df = _existing_partitions(spark, config, ORDER_ITEMS_TABLE, touched)
-        merged_orders_df, merged_items_df = merge_latest_orders(
-            existing_orders_df, existing_items_df, valid_orders_df, valid_items_df
-        )
-        # Materialised before publishing: the merge reads the partitions it is about to replace.
-        write_table(merged_orders_df, f"{staging}/merged_orders", (ORDER_DATE,))
-        write_table(merged_items_df, f"{staging}/merged_order_items", (ORDER_DATE,))
-        staged_orders_df = read_table(spark, f"{staging}/merged_orders")
-        staged_items_df = read_table(spark, f"{staging}/merged_order_items")
-        order_outcomes = _totals_by(staged_orders_df.filter(F.col(SOURCE) == INCOMING), NEWEST)
-        item_outcomes = _totals_by(staged_items_df.filter(F.col(SOURCE) == INCOMING), NEWEST)
-        report.published = _outcome_totals(order_outcomes, item_outcomes, True)
-        report.superseded = _outcome_totals(order_outcomes, item_outcomes, False)
 
-        write_table(filter_newest(staged_orders_df, ORDERS_SCHEMA.fieldNames()), ORDERS_TABLE.uri(config), ORDERS_TABLE.partition_keys)
-        write_table(filter_newest(staged_items_df, ORDER_ITEMS_SCHEMA.fieldNames()), ORDER_ITEMS_TABLE.uri(config), ORDER_ITEMS_TABLE.partition_keys)
+def _census(flagged_orders_df: DataFrame) -> tuple[dict[date, int], int, int]:
+    """From the verdicts, in one small aggregate: the valid orders per day they belong to (the
+    partitions to rewrite: a few hundred at most, fine on the driver), the rejected orders, and
+    the lines of all orders read (fewer than the lines read when some lines lost their order)."""
+    day = F.when(F.col(REJECT_REASON).isNull(), order_date()).alias(ORDER_DATE)
+    rows = flagged_orders_df.groupBy(day).agg(F.count(F.lit(1)).alias("orders"), F.sum(LINES).alias("lines")).collect()
+    valid_by_day = {r[ORDER_DATE]: r["orders"] for r in rows if r[ORDER_DATE] is not None}
+    rejected = sum(r["orders"] for r in rows if r[ORDER_DATE] is None)
+    return valid_by_day, rejected, sum(r["lines"] or 0 for r in rows)
 
-    write_table(customers_df, STORE_CUSTOMERS_TABLE.uri(config, snapshot_date=run_date))
-    write_table(articles_df, STORE_ARTICLES_TABLE.uri(config, snapshot_date=run_date))
 
-    report.finished_at = _now()
-    report_uri = extract_report_uri(config, run_date)
-    storage.write_text(report_uri, report.to_json())
-    delete_path(spark, staging)
-    if not report.reconciles:
-        raise ReconciliationError(f"extract_rds {run_date}: counts or amounts do not reconcile; see {report_uri}")
-    return report
+def _empty_partition(spark: SparkSession, table: LakeTable) -> DataFrame:
+    """No rows, with the columns of one partition of `table` (its data columns)."""
+    return _empty(spark, StructType(table.data_fields))
+
+
+def _write_newest(spark: SparkSession, merged_df: DataFrame, table: LakeTable, staging: str) -> dict:
+    """The newest images of `merged_df` into the table's staged partitions; returns how many
+    incoming rows (and line amount) were published and how many arrived superseded."""
+    incoming = F.col(SOURCE) == INCOMING
+    measures = []
+    for outcome, kept in (("published", F.col(NEWEST)), ("superseded", ~F.col(NEWEST))):
+        measures.append(F.count_if(incoming & kept).alias(f"{outcome}_rows"))
+        if "line_amount" in merged_df.columns:
+            measures.append(F.sum(F.when(incoming & kept, F.col("line_amount"))).alias(f"{outcome}_amount"))
+    observation = Observation(f"extract_rds_{table.name}_outcomes")
+    staged = f"{staging}/{table.name}"
+    delete_path(spark, staged)  # partitions of an earlier, failed run must not be published
+    write_table(filter_newest(merged_df.observe(observation, *measures), table.schema.fieldNames()),
+                staged, table.partition_keys, table.plain_encoded)
+    return observation.get
+
+
+def _publish(spark: SparkSession, config: Config, run_date: date, staging: str, report: ExtractRdsReport) -> None:
+    """Moves the staged partitions into the lake: the order partitions the run touched (one whose
+    orders all moved to another day is removed), the run's quarantine and the day's snapshots."""
+    order_partitions = [f"{ORDER_DATE}={day}" for day in report.rewritten_order_dates]
+    for table in (ORDERS_TABLE, ORDER_ITEMS_TABLE):
+        replace_partitions(spark, f"{staging}/{table.name}", table.uri(config), order_partitions)
+    for table in (ORDERS_QUARANTINE_TABLE, ORDER_ITEMS_QUARANTINE_TABLE, STORE_CUSTOMERS_TABLE, STORE_ARTICLES_TABLE):
+        key = table.partition_keys[0]
+        replace_partitions(spark, f"{staging}/{table.name}", table.uri(config), [f"{key}={run_date}"])
+
+
+def _staged_partition(staging: str, table: LakeTable, run_date: date) -> str:
+    """Where the run stages the one partition of `table` it publishes for the day."""
+    return f"{staging}/{table.name}/{table.partition_keys[0]}={run_date}"
 
 
 def extract_report_uri(config: Config, run_date: date) -> str:
@@ -276,9 +359,18 @@ def changed_orders_sql(run_date: date) -> dict[str, str]:
     }
 
 
-def _stage_source(spark: SparkSession, source: JdbcSource, run_date: date, staging: str) -> dict:
-    """Copy what the run needs from the database into staging; returns the rows (and the orders'
-    line amount) that were copied, observed while writing rather than counted again."""
+def _read_source(spark: SparkSession, source: JdbcSource, run_date: date, staging: str) -> tuple[DataFrame, DataFrame, dict]:
+    """Read what the run needs from the database, each row once: the changed orders and their
+    lines into Spark's own storage, today's customers and articles straight into the staged
+    snapshot partitions (also the validation's lookups). Returns the orders, the lines, and the
+    rows (and line amount) read, observed while reading rather than counted again.
+
+    The orders and lines are local checkpoints, not cached DataFrames: a checkpoint has no lineage
+    back to the database, so a lost block fails the run instead of being read again, possibly
+    with other rows than the counts saw. They cost no more than the read itself; writing them to
+    the lake's storage and reading them back cost as much as the read again. They are kept
+    serialized: a million deserialized rows kept the garbage collector busy for seconds.
+    """
     sql = changed_orders_sql(run_date)
     bounds = source.query_one_row(spark, sql["bounds"])  # also proves we can connect and log in
     if bounds["orders"]:
@@ -286,30 +378,51 @@ def _stage_source(spark: SparkSession, source: JdbcSource, run_date: date, stagi
         orders_df = source.read_by_key_range(spark, sql["orders"], "order_id", lower, upper, SOURCE_ORDERS_SCHEMA)
         items_df = source.read_by_key_range(spark, sql["order_items"], "order_id", lower, upper, SOURCE_ORDER_ITEMS_SCHEMA)
     else:
-        orders_df = spark.createDataFrame([], SOURCE_ORDERS_SCHEMA)
-        items_df = spark.createDataFrame([], SOURCE_ORDER_ITEMS_SCHEMA)
+        orders_df = _empty(spark, SOURCE_ORDERS_SCHEMA)
+        items_df = _empty(spark, SOURCE_ORDER_ITEMS_SCHEMA)
     customers_df = source.read_by_prefix(
         spark, f"SELECT {_CUSTOMER_COLUMNS} FROM customers", "customer_id", HEX_DIGITS, SOURCE_CUSTOMERS_SCHEMA)
     articles_df = source.read_by_prefix(
         spark, f"SELECT {_ARTICLE_COLUMNS} FROM articles", "article_id", DECIMAL_DIGITS, SOURCE_ARTICLES_SCHEMA)
-    counts = {}
-    for name, df in (("orders", orders_df), ("order_items", items_df), ("customers", customers_df), ("articles", articles_df)):
+
+    def observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
         observation = Observation(f"extract_rds_{name}")
         measures = [F.count(F.lit(1)).alias("rows")]
         if name == "order_items":
             measures.append(F.sum(line_amount()).alias("amount"))
-        write_table(df.observe(observation, *measures), f"{staging}/{name}")
+        return df.observe(observation, *measures), observation
+
+    counts = {}
+    read = {}
+    for name, df in (("orders", orders_df), ("order_items", items_df)):
+        observed_df, observation = observed(name, df)
+        read[name] = observed_df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         counts[name] = observation.get["rows"]
-        if name == "order_items":
-            counts["amount"] = observation.get["amount"]
-    return counts
+    counts["amount"] = observation.get["amount"]
+    for name, df, table in (("customers", customers_df, STORE_CUSTOMERS_TABLE),
+                            ("articles", articles_df, STORE_ARTICLES_TABLE)):
+        observed_df, observation = observed(name, df)
+        write_table(observed_df, _staged_partition(staging, table, run_date))
+        counts[name] = observation.get["rows"]
+    return read["orders"], read["order_items"], counts
 
 
 def _existing_partitions(spark: SparkSession, config: Config, table: LakeTable, order_dates: list[date]) -> DataFrame:
+    """The lake's rows of the given days: only those partition folders are listed and read (the
+    table's other days are never listed), and none at all is an empty relation the optimiser
+    removes from the merge."""
     uri = table.uri(config)
-    if not path_exists(spark, uri):
-        return spark.createDataFrame([], table.schema)
-    return read_table(spark, uri, table.schema).filter(F.col(ORDER_DATE).isin(*order_dates))
+    folders = [f"{ORDER_DATE}={day}" for day in order_dates]
+    existing = set(child_names(spark, uri))
+    present = [f"{uri}/{folder}" for folder in folders if folder in existing]
+    if not present:
+        return _empty(spark, table.schema)
+    return spark.read.schema(table.schema).option("basePath", uri).parquet(*present)
+
+
+def _empty(spark: SparkSession, schema: StructType) -> DataFrame:
+    """No rows, as a local relation: the optimiser drops the joins and unions it takes part in."""
+    return spark.range(1).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields]).filter(F.lit(False))
 
 
 def _totals_by(df: DataFrame, key: str) -> dict:
@@ -321,12 +434,6 @@ def _totals_by(df: DataFrame, key: str) -> dict:
         row[key]: {"rows": row["rows"], "amount": row["amount"] if "quantity" in df.columns and row["amount"] is not None else Decimal(0)}
         for row in df.groupBy(key).agg(*measures).collect()
     }
-
-
-def _outcome_totals(order_outcomes: dict, item_outcomes: dict, newest: bool) -> Totals:
-    empty = {"rows": 0, "amount": Decimal(0)}
-    return Totals(order_outcomes.get(newest, empty)["rows"], item_outcomes.get(newest, empty)["rows"],
-                  _money(item_outcomes.get(newest, empty)["amount"]))
 
 
 def _money(value) -> str:

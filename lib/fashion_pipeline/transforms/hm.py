@@ -247,21 +247,20 @@ def _is_iso_date_text(column: str) -> Column:
     return (F.length(text) == 10) & (F.substring(text, 5, 1) == "-") & (F.substring(text, 8, 1) == "-")
 
 
-def with_known_key(column: str, known_df: DataFrame, flag_column: str):
+def with_known_key(column: str, known_df: DataFrame, flag_column: str, known_unique: bool = False):
     """Adds `flag_column` = true where `column` is a key of `known_df`, null otherwise.
 
     The join runs on a 64-bit hash of the key, so that even 1.4M customer ids broadcast as 11 MB
     instead of 130 MB of strings; a false match needs a hash collision with a known key
-    (about 1 in 10^13 per row at H&M scale).
+    (about 1 in 10^13 per row at H&M scale). `known_unique`: `known_df` holds each key once (a
+    primary key), so the hashes are broadcast as they are, without a shuffle to drop repeats;
+    two known keys with one hash (about 1 in 10^7 for 1.4M keys) would then repeat a row.
     """
 
     def transform(df: DataFrame) -> DataFrame:
         hash_column = f"{flag_column}_hash"
-        known_hashes = (
-            known_df.select(F.xxhash64(column).alias(hash_column))
-            .distinct()
-            .withColumn(flag_column, F.lit(True))
-        )
+        hashes_df = known_df.select(F.xxhash64(column).alias(hash_column))
+        known_hashes = (hashes_df if known_unique else hashes_df.distinct()).withColumn(flag_column, F.lit(True))
         return (
             df.withColumn(hash_column, F.xxhash64(column))
             .join(F.broadcast(known_hashes), on=hash_column, how="left")
