@@ -2,7 +2,15 @@
 import numpy as np
 import pytest
 
-from fashion_pipeline.recs.ranker import FEATURES, LEAF, RankingArrays, TreeEnsemble, UserBlock
+from fashion_pipeline.recs.ranker import (
+    FEATURES,
+    LEAF,
+    RankingArrays,
+    TreeEnsemble,
+    UserBlock,
+    nearest_candidates,
+    unit_rows,
+)
 from fashion_pipeline.recs.ranker_training import choose_served, export_trees
 from fashion_pipeline.recs.scoring import (
     BlendWeights,
@@ -10,6 +18,8 @@ from fashion_pipeline.recs.scoring import (
     candidate_row_batches,
     ranked_candidates,
     score_user_batches,
+    top_k_columns,
+    unseen_lists,
 )
 
 ITEM_FACTORS = np.array([[1, 0], [0, 1], [0.8, 1], [0.5, 0], [0, 0.2], [0.9, 0.1]], dtype=np.float32)
@@ -98,6 +108,68 @@ def test_tree_ensemble_sums_weighted_leaves_and_goes_left_on_equal():
     rows[1, already] = 1.0
     rows[2, 0] = 0.3
     assert ensemble.margin(rows).tolist() == pytest.approx([1.0, -1.0, 2.0])
+
+
+def node_walk_margin(ensemble: TreeEnsemble, rows: np.ndarray) -> np.ndarray:
+    """The plain reference: each row follows child links from each root to a leaf."""
+    total = np.zeros(len(rows))
+    for root, weight in zip(ensemble.roots, ensemble.weights):
+        for r, row in enumerate(rows):
+            node = root
+            while ensemble.feature[node] != LEAF:
+                goes_left = row[ensemble.feature[node]] <= ensemble.threshold[node]
+                node = ensemble.left[node] if goes_left else ensemble.right[node]
+            total[r] += weight * ensemble.value[node]
+    return total
+
+
+def random_tree(rng: np.random.Generator, max_depth: int) -> list[dict]:
+    """A lopsided tree: each branch stops at a random depth, some right at the root."""
+    nodes: list[dict] = []
+
+    def grow(level: int) -> int:
+        index = len(nodes)
+        nodes.append({})
+        if level == max_depth or rng.random() < 0.3:
+            nodes[index] = {"feature": LEAF, "threshold": 0.0, "left": -1, "right": -1, "value": float(rng.normal())}
+        else:
+            left, right = grow(level + 1), grow(level + 1)
+            nodes[index] = {"feature": int(rng.integers(len(FEATURES))), "threshold": float(rng.normal()),
+                            "left": left, "right": right, "value": 0.0}
+        return index
+
+    grow(0)
+    return nodes
+
+
+def test_complete_tree_walk_gives_the_same_margins_as_following_the_child_links():
+    rng = np.random.default_rng(3)
+    trees = [random_tree(rng, 5) for _ in range(25)] + [random_tree(rng, 0)]  # a lone leaf too
+    ensemble = TreeEnsemble.from_trees(trees, rng.random(len(trees)).tolist())
+    rows = rng.normal(size=(400, len(FEATURES)))
+    # A value exactly on a split's threshold goes left; random rows almost never hit one.
+    splits = np.nonzero(ensemble.feature != LEAF)[0]
+    for row, node in enumerate(rng.choice(splits, 100)):
+        rows[row, ensemble.feature[node]] = ensemble.threshold[node]
+    assert ensemble.margin(rows) == pytest.approx(node_walk_margin(ensemble, rows), abs=1e-12)
+
+
+def test_the_catalogue_neighbour_table_gives_the_candidates_of_the_per_block_search():
+    per_block = ranked_candidates(block(), context())
+    table = nearest_candidates(unit_rows(ITEM_FACTORS), context().candidates, np.arange(len(ARTICLES)), 1, top_k_columns)
+    arrays = context().ranking
+    precomputed = ranked_candidates(block(), context(ranking=RankingArrays(**{**arrays.__dict__, "neighbours": table})))
+    np.testing.assert_array_equal(per_block[0], precomputed[0])
+    np.testing.assert_array_equal(per_block[1], precomputed[1])
+    assert table[4].tolist() == [1]  # a4 = (0, 0.2): closest candidate a1 = (0, 1)
+    assert table[1].tolist() == [2]  # a1 itself is a candidate: never its own neighbour
+
+
+def test_unseen_lists_never_offer_what_the_customer_bought():
+    lists = unseen_lists(block(history_items=np.array([[0, 5], [1, 2]])), context(k=4))
+    assert lists["als_unseen"][0] == ["a2", "a3", "a1"]  # a0 and a5, its two best, were bought
+    assert "a1" not in lists["als_unseen"][1] and "a2" not in lists["als_unseen"][1]
+    assert lists["popular_unseen"] == [["a1"], ["a0", "a5"]]
 
 
 def test_the_served_ranker_never_recommends_what_the_model_rules_out():

@@ -20,7 +20,7 @@ from fashion_pipeline.config import RecsConfig, join_uri
 from fashion_pipeline.errors import PipelineError
 from fashion_pipeline.lake import read_table, write_table
 from fashion_pipeline.recs import signals
-from fashion_pipeline.recs.ranker import RankingArrays
+from fashion_pipeline.recs.ranker import RankingArrays, nearest_candidates, unit_rows
 from fashion_pipeline.recs.scoring import (
     NEIGHBORS_SCHEMA,
     SCORED_USERS_SCHEMA,
@@ -28,6 +28,7 @@ from fashion_pipeline.recs.scoring import (
     ScoringContext,
     neighbor_batches,
     score_user_batches,
+    top_k_columns,
 )
 from fashion_pipeline.storage import Storage
 
@@ -253,11 +254,17 @@ def _with_ranking_inputs(
     # Enough best sellers to fill k after leaving out everything a customer bought.
     popular = np.argsort(-popularity, kind="stable")[: recs.top_k + recs.ranker_history_items]
     popular = popular[popularity[popular] > 0]
+    neighbours = None
+    if recs.ranker_neighbour_seeds and recs.ranker_neighbours_per_seed:
+        neighbours = nearest_candidates(
+            unit_rows(context.item_factors), context.candidates, np.arange(n_items), recs.ranker_neighbours_per_seed,
+            top_k_columns,
+        )
     arrays = RankingArrays(
         log_popularity=np.log1p(popularity), log_days_since_release=np.log1p(np.maximum(days_since_release, 0.0)),
         log_price=log_price, segment_lift=segment_lift, segment_top=segment_top, popular=popular.astype(np.int64),
         als_candidates=recs.ranker_als_candidates, neighbour_seeds=recs.ranker_neighbour_seeds,
-        neighbours_per_seed=recs.ranker_neighbours_per_seed,
+        neighbours_per_seed=recs.ranker_neighbours_per_seed, neighbours=neighbours,
     )
     spark = transactions_df.sparkSession
     segment_index_df = spark.createDataFrame(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,18 @@ class ScoringContext:
     served: str = "blend"
     history_days: int = 365
 
+    @cached_property
+    def item_units(self) -> np.ndarray:
+        """Item factors scaled to unit length (cosine similarity), once per task, not per block."""
+        return unit_rows(self.item_factors)
+
+    @cached_property
+    def trend_position(self) -> np.ndarray:
+        """Each article's 1-based place in the trend; past the last candidate when not one."""
+        position = np.full(len(self.article_ids), len(self.candidates) + 1.0)
+        position[self.candidates] = np.arange(1, len(self.candidates) + 1)
+        return position
+
     @property
     def trending(self) -> np.ndarray:
         """The k best candidates by trend: the fill of repurchase + trending."""
@@ -107,12 +120,15 @@ def score_block(
     repurchase_items: list[np.ndarray],
     repurchase_scores: list[np.ndarray],
     context: ScoringContext,
+    als: np.ndarray | None = None,
 ) -> dict[str, list]:
-    """Blend, ALS-only and repurchase + trending top k for a block of users (see module doc)."""
+    """Blend, ALS-only and repurchase + trending top k for a block of users (see module doc).
+
+    `als`: the users' scores of the candidates (candidate_scores), when already worked out."""
     n_users, k, w = user_factors.shape[0], context.k, context.weights
     candidates = context.candidates
-    candidate_factors = context.item_factors[candidates]
-    als = user_factors @ candidate_factors.T  # (users, candidates)
+    if als is None:
+        als = candidate_scores(user_factors, context)
 
     als_top = top_k_columns(als, k)
     in_als_top = np.zeros(als.shape, dtype=bool)
@@ -170,6 +186,11 @@ def score_block(
     }
 
 
+def candidate_scores(user_factors: np.ndarray, context: ScoringContext) -> np.ndarray:
+    """(users, candidates) ALS scores: the one matrix product every list of a block starts from."""
+    return user_factors @ context.item_factors[context.candidates].T
+
+
 def user_block(frame: pd.DataFrame) -> UserBlock:
     """The columns of score_users' input as padded arrays (history columns optional)."""
     def lists(column: str, dtype) -> list[np.ndarray]:
@@ -191,26 +212,25 @@ def user_block(frame: pd.DataFrame) -> UserBlock:
     )
 
 
-def ranked_candidates(block: UserBlock, context: ScoringContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ranked_candidates(block: UserBlock, context: ScoringContext,
+                      als: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(items (users, C), features (users, C, F), ALS top items) for the block's customers."""
     arrays = context.ranking
-    candidate_factors = context.item_factors[context.candidates]
-    als = block.factors @ candidate_factors.T
-    item_units = unit_rows(context.item_factors)
-    trend_position = np.full(len(context.article_ids), len(context.candidates) + 1.0)
-    trend_position[context.candidates] = np.arange(1, len(context.candidates) + 1)
-    items = candidate_items(block, als, context.candidates, context.trending, item_units, arrays, top_k_columns)
+    if als is None:
+        als = candidate_scores(block.factors, context)
+    items = candidate_items(block, als, context.candidates, context.trending, context.item_units, arrays, top_k_columns)
     als_top = context.candidates[top_k_columns(als, arrays.als_candidates)]
     features = candidate_features(
-        block, items, als_top, trend_position, context.log_trend, context.item_factors, item_units, arrays,
+        block, items, als_top, context.trend_position, context.log_trend, context.item_factors, context.item_units,
+        arrays,
         context.history_days, context.weights,
     )
     return items, features, als_top
 
 
-def rank_block(block: UserBlock, context: ScoringContext) -> dict[str, list]:
+def rank_block(block: UserBlock, context: ScoringContext, als: np.ndarray | None = None) -> dict[str, list]:
     """The ranker's top k per customer: ids, margins and reasons."""
-    items, features, als_top = ranked_candidates(block, context)
+    items, features, als_top = ranked_candidates(block, context, als)
     n_users, width = items.shape
     margin = context.ranker.margin(features.reshape(n_users * width, -1)).reshape(n_users, width)
     margin = np.where(items >= 0, margin, -np.inf)
@@ -229,16 +249,20 @@ def rank_block(block: UserBlock, context: ScoringContext) -> dict[str, list]:
     }
 
 
-def unseen_lists(block: UserBlock, context: ScoringContext) -> dict[str, list]:
+def unseen_lists(block: UserBlock, context: ScoringContext, als: np.ndarray | None = None) -> dict[str, list]:
     """ALS over the candidates and last week's best sellers, without the customer's own purchases."""
     n_users = len(block.factors)
     if context.ranking is None:
         return {"als_unseen": [[] for _ in range(n_users)], "popular_unseen": [[] for _ in range(n_users)]}
     candidates = context.candidates
-    als = block.factors @ context.item_factors[candidates].T
+    als = candidate_scores(block.factors, context) if als is None else als.copy()
     owned = block.history_items
-    bought = (candidates[None, :, None] == owned[:, None, :]).any(axis=2)
-    als = np.where(bought, -np.inf, als)
+    # Each purchase crossed out at its candidate column: users x history, not users x candidates x history.
+    column = np.full(len(context.article_ids), -1, dtype=np.int64)
+    column[candidates] = np.arange(len(candidates))
+    owned_column = np.where(owned >= 0, column[np.maximum(owned, 0)], -1)
+    users, slots = np.nonzero(owned_column >= 0)
+    als[users, owned_column[users, slots]] = -np.inf
     best = top_k_columns(als, context.k)
     valid = np.isfinite(np.take_along_axis(als, best, axis=1))
     popular = context.ranking.popular
@@ -288,12 +312,13 @@ def score_user_batches(batches: Iterator[pd.DataFrame], context: ScoringContext)
         for start in range(0, len(batch), context.block_users):
             frame = batch.iloc[start : start + context.block_users]
             block = user_block(frame)
+            als = candidate_scores(block.factors, context)
             scored = score_block(
                 block.factors, [r[r >= 0] for r in block.repurchase_items],
-                [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context,
+                [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context, als,
             )
-            ranked = rank_block(block, context) if context.ranker is not None else None
-            unseen = unseen_lists(block, context)
+            ranked = rank_block(block, context, als) if context.ranker is not None else None
+            unseen = unseen_lists(block, context, als)
             item_ids, item_scores, item_reasons = _served(scored, ranked, unseen, block, context)
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].to_numpy(),
