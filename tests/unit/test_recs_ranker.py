@@ -189,6 +189,13 @@ def test_the_served_ranker_never_recommends_what_the_model_rules_out():
     assert list(first["item_ids"]) == list(first["ranker_ids"]) and len(first["item_ids"]) == 3
     assert set(first["item_reasons"]) <= {"als", "popular"}
 
+    for served in ("ranker", "popular_unseen", "blend"):
+        full = pd.concat(score_user_batches(iter([frame]), context(ranker=ranker, served=served)))
+        only = pd.concat(score_user_batches(iter([frame]), context(ranker=ranker, served=served), served_only=True))
+        assert only["item_ids"].tolist() == full["item_ids"].tolist(), served
+        assert only["item_reasons"].tolist() == full["item_reasons"].tolist(), served
+        assert only["ranker_ids"].tolist() == [[], []] and only["blend_ids"].tolist() == [[], []]
+
 
 def test_training_rows_keep_every_positive_and_cap_the_negatives():
     import pandas as pd

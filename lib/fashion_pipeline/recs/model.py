@@ -374,12 +374,16 @@ def scoring_inputs(fit: RecommenderFit, customers_df: DataFrame | None = None) -
     return users_df.select(*columns).repartition(partitions, "customer_id")
 
 
-def score_users(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame | None = None) -> DataFrame:
-    """SCORED_USERS_SCHEMA for every customer with history (or those of `customers_df`)."""
+def score_users(
+    spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame | None = None, served_only: bool = False
+) -> DataFrame:
+    """SCORED_USERS_SCHEMA for every customer with history (or those of `customers_df`);
+    `served_only`: only item_ids, item_scores and item_reasons are filled (the other lists are
+    empty), for the nightly write, which serves one list and compares none."""
     context = spark.sparkContext.broadcast(fit.context)
 
     def score(batches):
-        return score_user_batches(batches, context.value)
+        return score_user_batches(batches, context.value, served_only)
 
     return scoring_inputs(fit, customers_df).mapInPandas(score, SCORED_USERS_SCHEMA)
 

@@ -99,7 +99,7 @@ def read_sales_and_customers(spark: SparkSession, config: Config) -> tuple[DataF
 def recommend_all(spark: SparkSession, fit: RecommenderFit, customers_df: DataFrame) -> DataFrame:
     """customer_id, items, cold_start for every customer: the served strategy where there is
     history, the segment's popular articles where there is none."""
-    warm_df = score_users(spark, fit).select(
+    warm_df = score_users(spark, fit, served_only=True).select(
         "customer_id",
         F.arrays_zip(
             F.col("item_ids").alias("article_id"), F.col("item_scores").alias("score"),

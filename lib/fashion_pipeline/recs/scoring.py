@@ -305,9 +305,12 @@ def _served(scored: dict[str, list], ranked: dict[str, list] | None, unseen: dic
     )
 
 
-def score_user_batches(batches: Iterator[pd.DataFrame], context: ScoringContext) -> Iterator[pd.DataFrame]:
+def score_user_batches(
+    batches: Iterator[pd.DataFrame], context: ScoringContext, served_only: bool = False
+) -> Iterator[pd.DataFrame]:
     """mapInPandas body: customer_id, features, rep_items, rep_scores (and the ranker's history
-    columns) -> SCORED_USERS_SCHEMA."""
+    columns) -> SCORED_USERS_SCHEMA. `served_only`: the lists other than the served one are left
+    empty, and the ranker and the *_unseen lists are only worked out when they are served."""
     for batch in batches:
         for start in range(0, len(batch), context.block_users):
             frame = batch.iloc[start : start + context.block_users]
@@ -317,15 +320,21 @@ def score_user_batches(batches: Iterator[pd.DataFrame], context: ScoringContext)
                 block.factors, [r[r >= 0] for r in block.repurchase_items],
                 [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context, als,
             )
-            ranked = rank_block(block, context, als) if context.ranker is not None else None
-            unseen = unseen_lists(block, context, als)
+            needs_ranker = context.ranker is not None and (not served_only or context.served == "ranker")
+            ranked = rank_block(block, context, als) if needs_ranker else None
+            needs_unseen = not served_only or context.served in ("als_unseen", "popular_unseen")
+            empty = [[] for _ in range(len(frame))]
+            unseen = unseen_lists(block, context, als) if needs_unseen else {"als_unseen": empty, "popular_unseen": empty}
             item_ids, item_scores, item_reasons = _served(scored, ranked, unseen, block, context)
+            if served_only:
+                scored = {**scored, "item_ids": empty, "als_ids": empty, "repurchase_trending_ids": empty}
+                ranked, unseen = None, {"als_unseen": empty, "popular_unseen": empty}
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].to_numpy(),
                 "item_ids": item_ids, "item_scores": item_scores, "item_reasons": item_reasons,
                 "blend_ids": scored["item_ids"], "als_ids": scored["als_ids"],
                 "repurchase_trending_ids": scored["repurchase_trending_ids"],
-                "ranker_ids": ranked["ids"] if ranked else [[] for _ in range(len(frame))],
+                "ranker_ids": ranked["ids"] if ranked else empty,
                 "als_unseen_ids": unseen["als_unseen"], "popular_unseen_ids": unseen["popular_unseen"],
             })
 
