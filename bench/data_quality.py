@@ -48,11 +48,12 @@ from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE 
 SCALES = {
     # run date, simulated days up to it, orders a day, store model scale and seed, H&M history
     "hm": {"run_date": date(2020, 10, 7), "days": 15, "orders_per_day": 16_800, "store_scale": "hm", "seed": 7,
-           "history": True, "root": "/work/hmdata/store"},
+           "history": True, "root": ROOT / "bench" / "out" / "dq-hm"},
     "demo": {"run_date": date(2020, 9, 25), "days": 3, "orders_per_day": 300, "store_scale": "small", "seed": 42,
-             "history": False, "root": "/work/hmdata/store-demo"},
+             "history": False, "root": ROOT / "bench" / "out" / "dq-demo"},
 }
-HM_LAKE = Path("/work/hmdata/lake")
+# The H&M tables partition-raw made at hm scale, seed 7 (the commands in bench/RESULTS.md).
+HM_LAKE = ROOT / "bench" / "out" / "hm-lake"
 HM_CURATED = ("articles", "customers", "transactions")
 HISTORY_FIRST_ID = 1_000_000_000
 HISTORY_STATUSES_RETURNED_PERCENT = 3
@@ -60,10 +61,11 @@ DRIVER_MEMORY = "5g"  # the machine is shared: a 12g heap got the JVM killed by 
 
 
 class Bench:
-    def __init__(self, scale: str, root: str | None):
+    def __init__(self, scale: str, root: str | None, hm_lake: Path = HM_LAKE):
         self.scale = scale
         self.spec = SCALES[scale]
         self.root = Path(root or self.spec["root"])
+        self.hm_lake = hm_lake
         self.run_date: date = self.spec["run_date"]
         self.lake = self.root / "lake"
 
@@ -145,7 +147,7 @@ class Bench:
             link = self.lake / "curated" / name
             if not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(HM_LAKE / "curated" / name)
+                link.symlink_to(self.hm_lake / "curated" / name)
 
     def write_history(self, spark, config) -> None:
         """Orders and lines before the shop's first simulated day, from the H&M transactions."""
@@ -162,7 +164,7 @@ class Bench:
             return
         started = time.perf_counter()
         first_store_day = self.days()[0]
-        lines_df = read_table(spark, str(HM_LAKE / "curated" / "transactions"), TRANSACTIONS_SCHEMA).filter(
+        lines_df = read_table(spark, str(self.hm_lake / "curated" / "transactions"), TRANSACTIONS_SCHEMA).filter(
             F.col("t_dat") < F.lit(first_store_day))
         key = [F.col("customer_id"), F.col("t_dat"), F.col("sales_channel_id")]
         with_order_df = lines_df.withColumn(
@@ -312,10 +314,12 @@ def main() -> int:
     parser.add_argument("action", choices=["build", "time"])
     parser.add_argument("--scale", choices=sorted(SCALES), default="hm")
     parser.add_argument("--root", help="where the store's database and lake live (default: per scale)")
+    parser.add_argument("--hm-lake", type=Path, default=HM_LAKE,
+                        help="a lake where partition-raw wrote the hm/7 H&M tables (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="also time the job of this checkout (lib/ and jobs/ of an older commit)")
     args = parser.parse_args()
-    bench = Bench(args.scale, args.root)
+    bench = Bench(args.scale, args.root, args.hm_lake)
     if args.action == "build":
         bench.build()
     else:

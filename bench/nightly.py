@@ -8,9 +8,8 @@ benchmark of the night a user pays for.
 
 Inputs, built once per scale and seed under bench/out/nightly-<scale>-<seed>/ (a rerun says it
 reuses them):
-- the generator's H&M-schema CSVs (/work/hmdata/csv is reused for hm/7 once its
-  `_truth/manifest.json` exists, else bench/out/data-<scale>-<seed>, shared with
-  bench/partition_raw.py), landed into the bench's raw root on the run date;
+- the generator's H&M-schema CSVs (bench/out/data-<scale>-<seed>, shared with
+  bench/partition_raw.py, or `--csv DIR` for ones generated elsewhere with the same scale and seed), landed into the bench's raw root on the run date;
 - the store's PostgreSQL (`PostgresService`, as `fashion services up` starts it), holding the
   generator's customers and articles (`seed_reference_data`) and two years of orders: the
   generator's transactions grouped into baskets (a customer's sales of one day and channel are an
@@ -63,7 +62,6 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 RUN_DATE = date(2020, 9, 23)  # the shop's first day after H&M's history, as in the demo
 OUT = ROOT / "bench" / "out"
-SHARED_HM_CSV = Path("/work/hmdata/csv")
 SCALES = ("tiny", "small", "medium", "hm")
 # What a user of this 2-core, 23 GB machine gives the driver (local mode: all Spark has) for a
 # scale; None keeps conf/spark/spark-defaults.conf's 6g.
@@ -160,10 +158,8 @@ class BenchPaths:
         return self.root / "runs"
 
 
-def csv_dir(scale: str, seed: int) -> Path:
-    if (scale, seed) == ("hm", 7) and (SHARED_HM_CSV / "_truth" / "manifest.json").is_file():
-        return SHARED_HM_CSV
-    return OUT / f"data-{scale}-{seed}"
+def csv_dir(scale: str, seed: int, given: Path | None = None) -> Path:
+    return given or OUT / f"data-{scale}-{seed}"
 
 
 def bench_config(paths: BenchPaths, postgres_port: int, moto_port: int, orders_per_day: int):
@@ -366,11 +362,13 @@ def claim_inputs(paths: BenchPaths, run_date: date) -> None:
     record.write_text(json.dumps({"scale": paths.scale, "seed": paths.seed, "run_date": str(run_date)}) + "\n")
 
 
-def ensure_csv(scale: str, seed: int) -> Path:
-    folder = csv_dir(scale, seed)
+def ensure_csv(scale: str, seed: int, given: Path | None) -> Path:
+    folder = csv_dir(scale, seed, given)
     if (folder / "_truth" / "manifest.json").is_file():
         say(f"inputs: H&M-schema CSVs reused from {folder}")
         return folder
+    if given:
+        raise SystemExit(f"--csv {given}: no generator output there (its _truth/manifest.json is missing)")
     from fashion_pipeline.generate import generate_hm
 
     started = time.perf_counter()
@@ -866,7 +864,7 @@ def print_profiles(results: list[StepResult]) -> None:
 
 # ---- main ----------------------------------------------------------------------------------
 
-def clean(paths: BenchPaths) -> None:
+def clean(paths: BenchPaths, given_csv: Path | None) -> None:
     from fashion_pipeline.services import MotoService, PostgresService
 
     postgres = PostgresService(paths.state_dir, 0)
@@ -875,7 +873,7 @@ def clean(paths: BenchPaths) -> None:
     if paths.state_dir.is_dir():
         say(postgres.remove_data())
     shutil.rmtree(paths.root, ignore_errors=True)
-    say(f"removed {paths.root} (the CSVs in {csv_dir(paths.scale, paths.seed)} are kept)")
+    say(f"removed {paths.root} (the CSVs in {csv_dir(paths.scale, paths.seed, given_csv)} are kept)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -896,13 +894,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="add spark.eventLog.* to every job and print where each step's time went")
     parser.add_argument("--build-only", action="store_true", help="build (or check) the inputs, run nothing")
     parser.add_argument("--clean", action="store_true", help="stop the services and delete the built inputs")
+    parser.add_argument("--csv", type=Path, help="the generator's CSVs of this scale and seed, made elsewhere "
+                        "(default: bench/out/data-<scale>-<seed>, generated when missing)")
     args = parser.parse_args(argv)
 
     from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE
 
     paths = BenchPaths(args.scale, args.seed)
     if args.clean:
-        clean(paths)
+        clean(paths, args.csv)
         return 0
     driver_memory = args.driver_memory or DRIVER_MEMORY.get(args.scale)
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -912,7 +912,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{driver_memory or 'conf/spark default (6g)'}; {os.cpu_count()} cores; load average {load_average()}")
     build_started = time.perf_counter()
     claim_inputs(paths, args.run_date)
-    folder = ensure_csv(args.scale, args.seed)
+    folder = ensure_csv(args.scale, args.seed, args.csv)
     with services(paths) as (postgres, moto):
         config = bench_config(paths, postgres.port, moto.port, daily_orders(args.scale))
         # The bench's own steps (migrations, the simulator) find the store as the jobs do.
