@@ -166,11 +166,11 @@ class UserBlock:
     log_mean_price: np.ndarray  # (users,) float64, nan when unknown
 
 
-def candidate_items(block: UserBlock, als: np.ndarray, candidates: np.ndarray, trending: np.ndarray,
+def candidate_items(block: UserBlock, als_top: np.ndarray, candidates: np.ndarray, trending: np.ndarray,
                     item_units: np.ndarray, arrays: RankingArrays, top_k_columns) -> np.ndarray:
-    """(users, C) article indexes, -1 padded, each at most once per row, from the five sources."""
-    n_users = als.shape[0]
-    als_top = candidates[top_k_columns(als, arrays.als_candidates)]
+    """(users, C) article indexes, -1 padded, each at most once per row, from the five sources;
+    `als_top`: each customer's ALS top (arrays.als_candidates article indexes)."""
+    n_users = als_top.shape[0]
     seeds = block.history_items[:, : arrays.neighbour_seeds]
     neighbours = np.full((n_users, seeds.shape[1] * arrays.neighbours_per_seed), -1, dtype=np.int64)
     if seeds.size and arrays.neighbours_per_seed:

@@ -46,6 +46,8 @@ SCORED_USERS_SCHEMA = (
 SERVABLE_STRATEGIES = (
     "ranker", "blend", "als", "als_unseen", "repurchase_trending", "trending", "popular_last_week", "popular_unseen",
 )
+# Served lists that need nothing from score_block (blend, ALS, repurchase + trending).
+RANKER_AND_UNSEEN = ("ranker", "als_unseen", "popular_unseen")
 CANDIDATE_ROWS_SCHEMA = "customer_id string, label double, features array<double>"
 NEIGHBORS_SCHEMA = "article_id string, neighbor_ids array<string>, neighbor_scores array<double>"
 
@@ -218,8 +220,8 @@ def ranked_candidates(block: UserBlock, context: ScoringContext,
     arrays = context.ranking
     if als is None:
         als = candidate_scores(block.factors, context)
-    items = candidate_items(block, als, context.candidates, context.trending, context.item_units, arrays, top_k_columns)
     als_top = context.candidates[top_k_columns(als, arrays.als_candidates)]
+    items = candidate_items(block, als_top, context.candidates, context.trending, context.item_units, arrays, top_k_columns)
     features = candidate_features(
         block, items, als_top, context.trend_position, context.log_trend, context.item_factors, context.item_units,
         arrays,
@@ -232,8 +234,11 @@ def rank_block(block: UserBlock, context: ScoringContext, als: np.ndarray | None
     """The ranker's top k per customer: ids, margins and reasons."""
     items, features, als_top = ranked_candidates(block, context, als)
     n_users, width = items.shape
-    margin = context.ranker.margin(features.reshape(n_users * width, -1)).reshape(n_users, width)
-    margin = np.where(items >= 0, margin, -np.inf)
+    # Only real candidates walk the trees: the -1 padding is a sixth of the slots.
+    filled = items.reshape(-1) >= 0
+    margin = np.full(n_users * width, -np.inf)
+    margin[filled] = context.ranker.margin(features.reshape(n_users * width, -1)[filled])
+    margin = margin.reshape(n_users, width)
     best = top_k_columns(margin, context.k)
     best_items = np.take_along_axis(items, best, axis=1)
     best_scores = np.take_along_axis(margin, best, axis=1)
@@ -316,19 +321,20 @@ def score_user_batches(
             frame = batch.iloc[start : start + context.block_users]
             block = user_block(frame)
             als = candidate_scores(block.factors, context)
+            empty = [[] for _ in range(len(frame))]
+            no_scored = {"item_ids": empty, "als_ids": empty, "repurchase_trending_ids": empty}
+            needs_scored = not served_only or context.served not in RANKER_AND_UNSEEN
             scored = score_block(
                 block.factors, [r[r >= 0] for r in block.repurchase_items],
                 [s[r >= 0] for r, s in zip(block.repurchase_items, block.repurchase_scores)], context, als,
-            )
+            ) if needs_scored else no_scored
             needs_ranker = context.ranker is not None and (not served_only or context.served == "ranker")
             ranked = rank_block(block, context, als) if needs_ranker else None
             needs_unseen = not served_only or context.served in ("als_unseen", "popular_unseen")
-            empty = [[] for _ in range(len(frame))]
             unseen = unseen_lists(block, context, als) if needs_unseen else {"als_unseen": empty, "popular_unseen": empty}
             item_ids, item_scores, item_reasons = _served(scored, ranked, unseen, block, context)
             if served_only:
-                scored = {**scored, "item_ids": empty, "als_ids": empty, "repurchase_trending_ids": empty}
-                ranked, unseen = None, {"als_unseen": empty, "popular_unseen": empty}
+                scored, ranked, unseen = no_scored, None, {"als_unseen": empty, "popular_unseen": empty}
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].to_numpy(),
                 "item_ids": item_ids, "item_scores": item_scores, "item_reasons": item_reasons,
