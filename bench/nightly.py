@@ -49,6 +49,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -897,6 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, help="the generator's CSVs of this scale and seed, made elsewhere "
                         "(default: bench/out/data-<scale>-<seed>, generated when missing)")
     args = parser.parse_args(argv)
+    # A `kill` ends the bench through its `finally`s, so PostgreSQL and moto are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     from fashion_pipeline.store.credentials import PASSWORD_VARIABLE, USER_VARIABLE
 
