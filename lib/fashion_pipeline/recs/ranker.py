@@ -33,7 +33,11 @@ class CompleteTrees:
     threshold: np.ndarray  # (trees, 2**depth - 1); +inf where a leaf was pushed down (always left)
     leaf_value: np.ndarray  # (trees, 2**depth)
     depth: int
-    first_leaf: int
+
+    @property
+    def first_leaf(self) -> int:
+        """The heap position of the first leaf: the count of split positions above it."""
+        return 2**self.depth - 1
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,11 @@ class TreeEnsemble:
                 left = node if is_leaf else int(self.left[node])
                 right = node if is_leaf else int(self.right[node])
                 stack.extend([(left, 2 * position + 1, level + 1), (right, 2 * position + 2, level + 1)])
-        return CompleteTrees(feature=feature, threshold=threshold, leaf_value=leaf_value, depth=depth, first_leaf=inner)
+        return CompleteTrees(feature=feature, threshold=threshold, leaf_value=leaf_value, depth=depth)
 
     def to_dict(self) -> dict:
-        return {field.name: (value.tolist() if isinstance(value, np.ndarray) else value)
-                for field in fields(self) for value in [getattr(self, field.name)]}
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {name: (value.tolist() if isinstance(value, np.ndarray) else value) for name, value in values.items()}
 
     @classmethod
     def from_trees(cls, trees: list[list[dict]], weights: list[float]) -> TreeEnsemble:
@@ -198,12 +202,21 @@ def nearest_candidates(item_units: np.ndarray, candidates: np.ndarray, items: np
     candidate_units = item_units[candidates]
     for start in range(0, len(items), chunk):
         part = items[start: start + chunk]
-        cosine = item_units[part] @ candidate_units.T
-        cosine[candidates[None, :] == part[:, None]] = -np.inf
-        best = top_k_columns(cosine, k)
-        found = np.isfinite(np.take_along_axis(cosine, best, axis=1))
-        out[start: start + len(part), : best.shape[1]] = np.where(found, candidates[best], -1)
+        closest, _ = closest_candidates(item_units[part], part, candidate_units, candidates, k, top_k_columns)
+        out[start: start + len(part), : closest.shape[1]] = closest
     return out
+
+
+def closest_candidates(units: np.ndarray, items: np.ndarray, candidate_units: np.ndarray, candidates: np.ndarray,
+                       k: int, top_k_columns) -> tuple[np.ndarray, np.ndarray]:
+    """For the articles `items` (their unit factor rows `units`): the article indexes and cosines
+    of their k closest candidates, never the article itself, best first; -1 and -inf where there
+    are fewer than k others."""
+    cosine = units @ candidate_units.T
+    cosine[candidates[None, :] == items[:, None]] = -np.inf
+    best = top_k_columns(cosine, k)
+    scores = np.take_along_axis(cosine, best, axis=1)
+    return np.where(np.isfinite(scores), candidates[best], -1), scores
 
 
 def _distinct_per_row(items: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from fashion_pipeline.recs.ranker import (
     UserBlock,
     candidate_features,
     candidate_items,
+    closest_candidates,
     unit_rows,
 )
 
@@ -85,11 +86,16 @@ class ScoringContext:
         return unit_rows(self.item_factors)
 
     @cached_property
+    def candidate_column(self) -> np.ndarray:
+        """Each article's column among the candidates (its place in the trend), -1 when not one."""
+        column = np.full(len(self.article_ids), -1, dtype=np.int64)
+        column[self.candidates] = np.arange(len(self.candidates))
+        return column
+
+    @cached_property
     def trend_position(self) -> np.ndarray:
         """Each article's 1-based place in the trend; past the last candidate when not one."""
-        position = np.full(len(self.article_ids), len(self.candidates) + 1.0)
-        position[self.candidates] = np.arange(1, len(self.candidates) + 1)
-        return position
+        return np.where(self.candidate_column >= 0, self.candidate_column + 1.0, len(self.candidates) + 1.0)
 
     @property
     def trending(self) -> np.ndarray:
@@ -147,9 +153,7 @@ def score_block(
     rep_als = np.einsum("ur,upr->up", user_factors, context.item_factors[safe_items])
     rep_blend = w.als * rep_als + w.popularity * context.log_trend[safe_items] + w.repurchase * np.log1p(rep_signal)
     rep_blend = np.where(has_rep, rep_blend, -np.inf)
-    position = np.full(len(context.article_ids), -1, dtype=np.int64)
-    position[candidates] = np.arange(len(candidates))
-    rep_position = np.where(has_rep, position[safe_items], -1)
+    rep_position = np.where(has_rep, context.candidate_column[safe_items], -1)
     rows, cols = np.nonzero(rep_position >= 0)
     blend[rows, rep_position[rows, cols]] = -np.inf
 
@@ -263,9 +267,7 @@ def unseen_lists(block: UserBlock, context: ScoringContext, als: np.ndarray | No
     als = candidate_scores(block.factors, context) if als is None else als.copy()
     owned = block.history_items
     # Each purchase crossed out at its candidate column: users x history, not users x candidates x history.
-    column = np.full(len(context.article_ids), -1, dtype=np.int64)
-    column[candidates] = np.arange(len(candidates))
-    owned_column = np.where(owned >= 0, column[np.maximum(owned, 0)], -1)
+    owned_column = np.where(owned >= 0, context.candidate_column[np.maximum(owned, 0)], -1)
     users, slots = np.nonzero(owned_column >= 0)
     als[users, owned_column[users, slots]] = -np.inf
     best = top_k_columns(als, context.k)
@@ -377,18 +379,16 @@ def neighbor_batches(
     batches: Iterator[pd.DataFrame], context: ScoringContext, k: int
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: item_index, features -> the k most cosine-similar candidates of each."""
-    candidate_factors = unit_rows(context.item_factors[context.candidates])
+    candidate_units = unit_rows(context.item_factors[context.candidates])
     for batch in batches:
         for start in range(0, len(batch), context.block_users):
             block = batch.iloc[start : start + context.block_users]
             items = block["item_index"].to_numpy().astype(np.int64)
             factors = unit_rows(np.stack(block["features"].to_numpy()).astype(np.float32))
-            cosine = factors @ candidate_factors.T
-            cosine[context.candidates[None, :] == items[:, None]] = -np.inf  # not its own neighbour
-            best = top_k_columns(cosine, k)
-            best_scores = np.take_along_axis(cosine, best, axis=1)
-            valid = np.isfinite(best_scores)
-            neighbor_ids = context.article_ids[context.candidates[best]]
+            closest, best_scores = closest_candidates(
+                factors, items, candidate_units, context.candidates, k, top_k_columns)
+            valid = closest >= 0
+            neighbor_ids = context.article_ids[np.maximum(closest, 0)]
             yield pd.DataFrame({
                 "article_id": context.article_ids[items],
                 "neighbor_ids": [neighbor_ids[r][valid[r]].tolist() for r in range(len(items))],
