@@ -16,14 +16,6 @@ def path_exists(spark: SparkSession, uri: str) -> bool:
     return bool(filesystem.exists(path))
 
 
-def child_names(spark: SparkSession, uri: str) -> list[str]:
-    """Names of the files and folders directly under `uri` (one listing); none when it is missing."""
-    filesystem, path = _filesystem_and_path(spark, uri)
-    if not filesystem.exists(path):
-        return []
-    return [status.getPath().getName() for status in filesystem.listStatus(path)]
-
-
 def delete_path(spark: SparkSession, uri: str) -> None:
     """Remove a file or directory tree; a missing path is fine."""
     filesystem, path = _filesystem_and_path(spark, uri)

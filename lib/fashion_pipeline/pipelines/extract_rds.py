@@ -38,7 +38,7 @@ from fashion_pipeline.errors import ReconciliationError
 from fashion_pipeline.jobs import add_run_date_option
 from fashion_pipeline.lake import read_table, write_table
 from fashion_pipeline.lake_lock import LakeLease, lease_uri
-from fashion_pipeline.lakefs import child_names, delete_path, replace_partitions
+from fashion_pipeline.lakefs import delete_path, partition_folders, replace_partitions
 from fashion_pipeline.schemas import REJECT_REASON
 from fashion_pipeline.storage import Storage
 from fashion_pipeline.store.credentials import RdsConnection, resolve_rds_connection
@@ -412,9 +412,8 @@ def _existing_partitions(spark: SparkSession, config: Config, table: LakeTable, 
     table's other days are never listed), and none at all is an empty relation the optimiser
     removes from the merge."""
     uri = table.uri(config)
-    folders = [f"{ORDER_DATE}={day}" for day in order_dates]
-    existing = set(child_names(spark, uri))
-    present = [f"{uri}/{folder}" for folder in folders if folder in existing]
+    folders = partition_folders(spark, uri, ORDER_DATE)
+    present = [folders[str(day)] for day in order_dates if str(day) in folders]
     if not present:
         return _empty(spark, table.schema)
     return spark.read.schema(table.schema).option("basePath", uri).parquet(*present)
