@@ -325,6 +325,7 @@ def score_user_batches(
             als = candidate_scores(block.factors, context)
             empty = [[] for _ in range(len(frame))]
             no_scored = {"item_ids": empty, "als_ids": empty, "repurchase_trending_ids": empty}
+            no_unseen = {"als_unseen": empty, "popular_unseen": empty}
             needs_scored = not served_only or context.served not in RANKER_AND_UNSEEN
             scored = score_block(
                 block.factors, [r[r >= 0] for r in block.repurchase_items],
@@ -333,10 +334,10 @@ def score_user_batches(
             needs_ranker = context.ranker is not None and (not served_only or context.served == "ranker")
             ranked = rank_block(block, context, als) if needs_ranker else None
             needs_unseen = not served_only or context.served in ("als_unseen", "popular_unseen")
-            unseen = unseen_lists(block, context, als) if needs_unseen else {"als_unseen": empty, "popular_unseen": empty}
+            unseen = unseen_lists(block, context, als) if needs_unseen else no_unseen
             item_ids, item_scores, item_reasons = _served(scored, ranked, unseen, block, context)
             if served_only:
-                scored, ranked, unseen = no_scored, None, {"als_unseen": empty, "popular_unseen": empty}
+                scored, ranked, unseen = no_scored, None, no_unseen
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].to_numpy(),
                 "item_ids": item_ids, "item_scores": item_scores, "item_reasons": item_reasons,
